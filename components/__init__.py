@@ -1,0 +1,1 @@
+"""mer-tfx components."""

@@ -1,0 +1,1 @@
+"""Raw MER datasets (frame folders + annotation file) -> SequenceExample records."""

@@ -1,0 +1,62 @@
+"""The unit of ingestion work: one annotated clip, or the reason a row was rejected.
+
+Readers turn annotation rows into these; the Beam job turns a ``ClipSpec`` into a
+record or into a ``Reject``. Keeping both as plain frozen dataclasses lets Beam
+pickle them to any runner and lets tests build them by hand.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipSpec:
+    """An annotation row that passed the annotation-level checks."""
+
+    row: int  # 1-based row in the annotation file (header rows counted), for humans
+    dataset: str
+    subject: str  # subject as the dataset's folders name it: sub01, 006, s1, spNO.1
+    clip: str  # clip folder name
+    clip_dir: str  # folder holding the frame files
+    label: str  # canonical lower-case emotion (mer_tfx.labels)
+    onset: int  # absolute frame numbers, inclusive
+    apex: int
+    offset: int
+    fps: float
+    action_units: str = ""
+    repairs: tuple = ()  # repairs applied to keep the row, e.g. ("apex_midpoint",)
+
+    @property
+    def clip_id(self) -> str:
+        return f"{self.subject}/{self.clip}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Reject:
+    """A row that could not be converted, with a keyword reason and a human detail."""
+
+    row: int
+    clip: str
+    reason: str  # keyword: missing_folder, missing_frame, unreadable_frame, ...
+    detail: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+
+# Every reject keyword the job can produce, with what the user should fix.
+REJECT_REASONS = {
+    "bad_frame_number": "onset/apex/offset is not an integer frame number",
+    "onset_after_offset": "onset frame is after the offset frame",
+    "unknown_label": "emotion label is not one of the known emotions",
+    "missing_subject": "subject or clip name is empty",
+    "path_escape": "subject/clip path would leave --root",
+    "missing_folder": "clip folder does not exist",
+    "no_frames": "clip folder holds no image files",
+    "missing_frame": "a frame between onset and offset has no file",
+    "unreadable_frame": "a frame file could not be decoded as an image",
+    "inconsistent_frame_size": "a frame is smaller than the onset frame the face was found on",
+    "oversized_image": "a frame is larger than the sane limit",
+    "too_many_frames": "onset..offset spans more frames than the sane limit",
+}

@@ -1,0 +1,63 @@
+"""ClipSpec -> serialized SequenceExample, or a Reject saying why not.
+
+Plain functions, no Beam: the Beam DoFn, the TFX component and the sequential
+benchmark baseline all call ``convert_clip`` so they do exactly the same work.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from . import fileio
+from .clips import ClipSpec, Reject
+from .frames import FrameError, crop_resize_encode, decode_gray, face_box
+from .records import build_sequence_example
+
+MAX_CLIP_FRAMES = 5000
+
+
+@dataclasses.dataclass(frozen=True)
+class Converted:
+    spec: ClipSpec
+    serialized: bytes
+    num_frames: int
+    face_detected: bool
+
+
+def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True) -> Converted | Reject:
+    """Read frames onset..offset (inclusive), crop to the onset face, resize, encode."""
+    span = spec.offset - spec.onset + 1
+    if span > MAX_CLIP_FRAMES:
+        return Reject(spec.row, spec.clip_id, "too_many_frames",
+                      f"onset..offset spans {span} frames (limit {MAX_CLIP_FRAMES})")
+    if not fileio.isdir(spec.clip_dir):
+        return Reject(spec.row, spec.clip_id, "missing_folder", f"no folder {spec.clip_dir}")
+    available = fileio.frame_files(spec.clip_dir)
+    if not available:
+        return Reject(spec.row, spec.clip_id, "no_frames", f"{spec.clip_dir} holds no image files")
+    wanted = list(range(spec.onset, spec.offset + 1))
+    missing = [n for n in wanted if n not in available]
+    if missing:
+        return Reject(spec.row, spec.clip_id, "missing_frame",
+                      f"{len(missing)} of frames {spec.onset}..{spec.offset} have no file in "
+                      f"{spec.clip_dir} (first: {missing[0]})")
+    box, face_detected, encoded = None, False, []
+    try:
+        for position, number in enumerate(wanted):
+            path = available[number]
+            gray = decode_gray(fileio.read_bytes(path), path)
+            if position == 0 and face_crop:
+                box = face_box(gray)
+                face_detected = box is not None
+            if box is not None and (box[0] + box[2] > gray.shape[1] or
+                                    box[1] + box[3] > gray.shape[0]):
+                raise FrameError("inconsistent_frame_size",
+                                 f"{path}: {gray.shape[1]}x{gray.shape[0]} differs from the "
+                                 "onset frame's size")
+            encoded.append(crop_resize_encode(gray, box, size))
+    except FrameError as error:
+        return Reject(spec.row, spec.clip_id, error.reason, error.detail)
+    except OSError as error:
+        return Reject(spec.row, spec.clip_id, "unreadable_frame", str(error))
+    example = build_sequence_example(spec, wanted, encoded, face_detected)
+    return Converted(spec, example.SerializeToString(deterministic=True), len(encoded),
+                     face_detected)

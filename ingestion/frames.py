@@ -1,0 +1,77 @@
+"""Per-clip image work: decode, locate the face once, crop, resize, grayscale, PNG.
+
+The face is found on the onset frame only and the same box is applied to every
+frame: a per-frame box would jitter by more pixels than a micro-expression moves.
+"""
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numpy as np
+
+MAX_PIXELS = 4096 * 4096  # a frame larger than this is treated as bad input
+MAX_FILE_BYTES = 64 * 1024 * 1024
+FACE_MARGIN = 0.15  # fraction of the detected box added on each side (brows, chin)
+
+
+class FrameError(Exception):
+    """A frame that cannot be used; ``reason`` is a reject keyword."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def decode_gray(data: bytes, name: str) -> np.ndarray:
+    """Grayscale uint8 image, or FrameError(unreadable_frame / oversized_image)."""
+    if len(data) > MAX_FILE_BYTES:
+        raise FrameError("oversized_image", f"{name}: file of {len(data)} bytes")
+    if not data:
+        raise FrameError("unreadable_frame", f"{name}: empty file")
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    image = cv2.imdecode(buffer, cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise FrameError("unreadable_frame", f"{name}: not a decodable image")
+    if image.shape[0] * image.shape[1] > MAX_PIXELS:
+        raise FrameError("oversized_image", f"{name}: {image.shape[1]}x{image.shape[0]} pixels")
+    return image
+
+
+@functools.lru_cache(maxsize=1)
+def _face_detector():
+    detector = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    if detector.empty():
+        raise RuntimeError("OpenCV's bundled Haar cascade could not be loaded")
+    return detector
+
+
+def face_box(gray: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Square (x, y, w, h) around the largest detected face plus a margin, or None."""
+    height, width = gray.shape[:2]
+    min_side = max(24, min(height, width) // 5)
+    faces = _face_detector().detectMultiScale(
+        gray, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
+    if len(faces) == 0:
+        return None
+    x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
+    side = int(round(max(w, h) * (1 + 2 * FACE_MARGIN)))
+    side = min(side, width, height)
+    cx, cy = x + w / 2, y + h / 2
+    x0 = int(round(min(max(cx - side / 2, 0), width - side)))
+    y0 = int(round(min(max(cy - side / 2, 0), height - side)))
+    return x0, y0, side, side
+
+
+def crop_resize_encode(gray: np.ndarray, box, size: int) -> bytes:
+    """Crop to ``box`` (None = whole frame), resize to size x size, PNG-encode."""
+    if box is not None:
+        x, y, w, h = box
+        gray = gray[y:y + h, x:x + w]
+    interpolation = cv2.INTER_AREA if gray.shape[0] > size else cv2.INTER_LINEAR
+    resized = cv2.resize(gray, (size, size), interpolation=interpolation)
+    ok, encoded = cv2.imencode(".png", resized)
+    if not ok:
+        raise FrameError("unreadable_frame", "PNG encoding failed")
+    return encoded.tobytes()

@@ -1,0 +1,222 @@
+"""One reader per dataset: annotation rows -> ClipSpec or Reject.
+
+Each reader knows its dataset's folder naming and annotation quirks (see
+FIELD_NOTES.md); the shared ``make_clip`` applies the checks every dataset needs,
+so a row is judged the same way whichever spreadsheet it came from.
+"""
+from __future__ import annotations
+
+import logging
+import posixpath
+import re
+
+from mer_tfx.labels import normalize_label
+
+from . import fileio
+from .clips import ClipSpec, Reject
+from .tables import AnnotationError, get, read_table
+
+log = logging.getLogger(__name__)
+
+FPS = {"casme2": 200.0, "samm": 200.0, "smic": 100.0, "casme3": 30.0, "csv": 30.0}
+MISSING_APEX = {None, "", "/", "-1", -1, "-"}
+
+
+def _frame_number(value):
+    """int for an integer-like cell (12, 12.0, '12'); None for a missing apex marker."""
+    if value in MISSING_APEX:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if text in MISSING_APEX:
+        return None
+    if re.fullmatch(r"-?\d+(\.0+)?", text):
+        return int(float(text))
+    raise ValueError(value)
+
+
+def _safe_component(name) -> bool:
+    text = "" if name is None else str(name)
+    return bool(text) and text not in (".", "..") and not re.search(r"[/\\]|^[A-Za-z]:", text)
+
+
+def _action_units(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def make_clip(*, row, dataset, subject, clip, root, parts, label, onset, apex, offset,
+              fps, action_units=None) -> ClipSpec | Reject:
+    """Apply the checks every dataset shares; ``parts`` are the folder names below root."""
+    clip_name = f"{subject}/{clip}"
+    if not subject or not clip:
+        return Reject(row, clip_name, "missing_subject", "subject or clip name is empty")
+    if not all(_safe_component(p) for p in parts):
+        return Reject(row, clip_name, "path_escape",
+                      f"folder {'/'.join(map(str, parts))!r} would leave the dataset root")
+    canonical = normalize_label(label)
+    if canonical is None:
+        return Reject(row, clip_name, "unknown_label", f"emotion {label!r} is not a known label")
+    try:
+        onset_n, offset_n = _frame_number(onset), _frame_number(offset)
+        apex_n = _frame_number(apex)
+    except ValueError as error:
+        return Reject(row, clip_name, "bad_frame_number", f"not a frame number: {error}")
+    if onset_n is None or offset_n is None:
+        return Reject(row, clip_name, "bad_frame_number", "onset or offset frame is missing")
+    if onset_n > offset_n:
+        return Reject(row, clip_name, "onset_after_offset",
+                      f"onset {onset_n} is after offset {offset_n}")
+    repairs = ()
+    if apex_n is None:
+        apex_n, repairs = (onset_n + offset_n) // 2, ("apex_missing_midpoint",)
+    elif not onset_n <= apex_n <= offset_n:
+        apex_n, repairs = (onset_n + offset_n) // 2, ("apex_outside_clip_midpoint",)
+    return ClipSpec(
+        row=row, dataset=dataset, subject=str(subject), clip=str(clip),
+        clip_dir=fileio.join(root, *map(str, parts)), label=canonical,
+        onset=onset_n, apex=apex_n, offset=offset_n, fps=float(fps),
+        action_units=_action_units(action_units), repairs=repairs,
+    )
+
+
+def _int_like(value):
+    try:
+        return int(float(str(value).strip()))
+    except (TypeError, ValueError):
+        return None
+
+
+def read_casme2(root, annotations):
+    """CASME II: Subject 1 -> folder sub01; apex '/' repaired to the midpoint."""
+    rows = read_table(annotations, ["Subject", "Filename", "OnsetFrame", "OffsetFrame"])
+    out = []
+    for number, rec in rows:
+        raw_subject = get(rec, "Subject")
+        n = _int_like(raw_subject)
+        subject = f"sub{n:02d}" if n is not None else (str(raw_subject) if raw_subject else "")
+        clip = get(rec, "Filename") or ""
+        out.append(make_clip(
+            row=number, dataset="casme2", subject=subject, clip=clip, root=root,
+            parts=[subject, clip], label=get(rec, "Estimated Emotion"),
+            onset=get(rec, "OnsetFrame"), apex=get(rec, "ApexFrame"),
+            offset=get(rec, "OffsetFrame"), fps=FPS["casme2"],
+            action_units=get(rec, "Action Units")))
+    return out
+
+
+def read_samm(root, annotations):
+    """SAMM: header on row 14, subject 6 or '006' -> folder 006, apex -1 repaired."""
+    rows = read_table(annotations, ["Subject", "Filename", "Onset Frame", "Offset Frame"])
+    out = []
+    for number, rec in rows:
+        raw_subject = get(rec, "Subject")
+        n = _int_like(raw_subject)
+        subject = f"{n:03d}" if n is not None else (str(raw_subject) if raw_subject else "")
+        clip = get(rec, "Filename") or ""
+        out.append(make_clip(
+            row=number, dataset="samm", subject=subject, clip=clip, root=root,
+            parts=[subject, clip], label=get(rec, "Estimated Emotion"),
+            onset=get(rec, "Onset Frame"), apex=get(rec, "Apex Frame"),
+            offset=get(rec, "Offset Frame"), fps=FPS["samm"],
+            action_units=get(rec, "Action Units")))
+    return out
+
+
+def read_casme3(root, annotations):
+    """CAS(ME)^3 part A: frames under <subject>/<clip>/color; clips may share a video."""
+    rows = read_table(annotations, ["Subject", "Filename", "Onset", "Offset"])
+    out = []
+    for number, rec in rows:
+        raw_subject = get(rec, "Subject")
+        n = _int_like(raw_subject)
+        subject = f"spNO.{n}" if n is not None else (str(raw_subject) if raw_subject else "")
+        clip = str(get(rec, "Filename") or "")
+        out.append(make_clip(
+            row=number, dataset="casme3", subject=subject, clip=clip, root=root,
+            parts=[subject, clip, "color"], label=get(rec, "emotion"),
+            onset=get(rec, "Onset"), apex=get(rec, "Apex"), offset=get(rec, "Offset"),
+            fps=FPS["casme3"], action_units=get(rec, "AU")))
+    return out
+
+
+def read_csv_generic(root, annotations):
+    """The documented generic format: subject,clip,onset,apex,offset,label[,fps,action_units].
+
+    Frames live in <root>/<subject>/<clip>/, numbered by the last integer in the name.
+    """
+    rows = read_table(annotations, ["subject", "clip", "onset", "offset", "label"])
+    out = []
+    for number, rec in rows:
+        subject = str(get(rec, "subject") or "")
+        clip = str(get(rec, "clip") or "")
+        fps = get(rec, "fps")
+        out.append(make_clip(
+            row=number, dataset=str(get(rec, "dataset") or "csv"), subject=subject, clip=clip,
+            root=root, parts=[subject, clip], label=get(rec, "label"),
+            onset=get(rec, "onset"), apex=get(rec, "apex"), offset=get(rec, "offset"),
+            fps=float(fps) if _int_like(fps) else FPS["csv"],
+            action_units=get(rec, "action_units")))
+    return out
+
+
+def read_smic(root, annotations=None):
+    """SMIC-HS: label from the folder, all frames of the clip, apex = midpoint.
+
+    SMIC has no apex annotation, so the midpoint is used and counted as a repair.
+    """
+    if annotations:
+        log.warning("SMIC labels come from its folders; ignoring --annotations %s", annotations)
+    clip_dirs = sorted(fileio.glob_dirs(root, ["*", "micro", "*", "*"]))
+    if not clip_dirs:
+        raise AnnotationError(
+            f"{root}: no SMIC clip folders found (expected <root>/s1/micro/<emotion>/<clip>/)")
+    out = []
+    for number, clip_dir in enumerate(clip_dirs, start=1):
+        rel = posixpath.relpath(clip_dir.replace("\\", "/"), root.replace("\\", "/"))
+        folder_subject, _, emotion, clip = rel.split("/")
+        n = _int_like(folder_subject.lstrip("sS"))
+        subject = f"s{n}" if n is not None else folder_subject
+        frames = fileio.frame_files(clip_dir)
+        if not frames:
+            out.append(Reject(number, f"{subject}/{clip}", "no_frames",
+                              f"{clip_dir} holds no image files"))
+            continue
+        first, last = min(frames), max(frames)
+        out.append(make_clip(
+            row=number, dataset="smic", subject=subject, clip=clip, root=root,
+            parts=[folder_subject, "micro", emotion, clip], label=emotion,
+            onset=first, apex=None, offset=last, fps=FPS["smic"]))
+    return out
+
+
+READERS = {
+    "casme2": read_casme2,
+    "samm": read_samm,
+    "smic": read_smic,
+    "casme3": read_casme3,
+    "csv": read_csv_generic,
+}
+
+
+def read_annotations(dataset: str, root: str, annotations: str | None):
+    """All rows of a dataset as ClipSpec | Reject, in file order."""
+    try:
+        reader = READERS[dataset]
+    except KeyError:
+        raise AnnotationError(f"unknown dataset {dataset!r}; choose one of {sorted(READERS)}")
+    if dataset != "smic" and not annotations:
+        raise AnnotationError(f"--annotations is required for dataset {dataset!r}")
+    if not fileio.isdir(root):
+        raise AnnotationError(f"{root}: dataset root folder does not exist")
+    return reader(root, annotations)

@@ -1,0 +1,35 @@
+"""mer-tfx: micro-expression recognition on TensorFlow Extended.
+
+The repository keeps the TFX-template layout (pipeline/, components/, trainer/,
+transform/, schemas/, kfp/ at the top level) but installs everything under one
+import root, ``mer_tfx``, so that no top-level name clashes with a real library:
+in particular the ``kfp/`` folder imports as ``mer_tfx.kfp`` and never shadows
+the Kubeflow Pipelines SDK (the folder has no ``__init__.py`` for the same reason,
+so even with the repository root on sys.path ``import kfp`` finds the SDK).
+"""
+from setuptools import setup
+
+# Each top-level folder is linked into mer_tfx/ (mer_tfx/pipeline -> ../pipeline, ...):
+# one import root without a package_dir mapping, which editable installs and the
+# namespace package mer_tfx.kfp (no __init__.py) both handle.
+SUBPACKAGES = ["ingestion", "synthetic", "components", "pipeline", "trainer", "transform",
+               "schemas", "kfp"]
+
+setup(
+    name="mer-tfx",
+    version="0.1.0",
+    description="Facial micro-expression recognition pipeline on TFX",
+    python_requires=">=3.10,<3.11",
+    packages=["mer_tfx"] + [f"mer_tfx.{name}" for name in SUBPACKAGES],
+    package_data={"mer_tfx.schemas": ["*.pbtxt"]},
+    install_requires=[
+        "tfx==1.16.0",
+        "opencv-python-headless",
+        "openpyxl",
+        "dill",
+        "matplotlib",
+        "scikit-learn",
+    ],
+    extras_require={"test": ["pytest"]},
+    entry_points={"console_scripts": ["mer-tfx=mer_tfx.cli:main"]},
+)
