@@ -56,7 +56,7 @@ REJECT_REASONS = {
     "no_frames": "clip folder holds no image files",
     "missing_frame": "a frame between onset and offset has no file",
     "unreadable_frame": "a frame file could not be decoded as an image",
-    "inconsistent_frame_size": "a frame is smaller than the onset frame the face was found on",
+    "inconsistent_frame_size": "a frame differs in size from the onset frame",
     "oversized_image": "a frame is larger than the sane limit",
     "too_many_frames": "onset..offset spans more frames than the sane limit",
 }

@@ -40,19 +40,20 @@ def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True) -> Con
         return Reject(spec.row, spec.clip_id, "missing_frame",
                       f"{len(missing)} of frames {spec.onset}..{spec.offset} have no file in "
                       f"{spec.clip_dir} (first: {missing[0]})")
-    box, face_detected, encoded = None, False, []
+    box, face_detected, encoded, first_shape = None, False, [], None
     try:
         for position, number in enumerate(wanted):
             path = available[number]
             gray = decode_gray(fileio.read_bytes(path), path)
-            if position == 0 and face_crop:
-                box = face_box(gray)
-                face_detected = box is not None
-            if box is not None and (box[0] + box[2] > gray.shape[1] or
-                                    box[1] + box[3] > gray.shape[0]):
+            if position == 0:
+                first_shape = gray.shape
+                if face_crop:
+                    box = face_box(gray)
+                    face_detected = box is not None
+            elif gray.shape != first_shape:
                 raise FrameError("inconsistent_frame_size",
                                  f"{path}: {gray.shape[1]}x{gray.shape[0]} differs from the "
-                                 "onset frame's size")
+                                 f"onset frame's {first_shape[1]}x{first_shape[0]}")
             encoded.append(crop_resize_encode(gray, box, size))
     except FrameError as error:
         return Reject(spec.row, spec.clip_id, error.reason, error.detail)
