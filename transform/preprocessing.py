@@ -1,0 +1,83 @@
+"""Transform's preprocessing_fn: raw clip records -> fixed-size, standardised tensors.
+
+Outputs:
+- ``frames_xf`` float32 [B, T, S, S, C]: C=1 appearance, or C=2 with a motion
+  channel (each frame minus the onset frame). Standardised with the mean and
+  variance TFT computes over real frames only (padding steps excluded), padding
+  set to 0 after standardisation.
+- ``mask_xf`` float32 [B, T]: 1 for real steps, 0 for padding.
+- ``label_xf`` int64 [B]: index of the label in the configured class order, -1
+  for a label outside it (dropped before training).
+
+Frames of any size are decoded and resized in the graph, so the same graph serves
+clips straight from a camera folder.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from .config import TransformConfig
+from .temporal import frame_positions
+
+FRAMES_KEY = "frames_xf"
+MASK_KEY = "mask_xf"
+LABEL_KEY = "label_xf"
+EPSILON = 1e-6
+
+
+def decode_frames(png_bytes, size: int):
+    """[N] PNG/JPEG bytes -> [N, size, size, 1] float32 in [0, 1]."""
+    def decode(data):
+        image = tf.io.decode_image(data, channels=1, expand_animations=False)
+        image = tf.image.resize(tf.image.convert_image_dtype(image, tf.float32), [size, size],
+                                antialias=True)
+        return tf.ensure_shape(image, [size, size, 1])
+
+    return tf.map_fn(decode, png_bytes, fn_output_signature=tf.TensorSpec([size, size, 1],
+                                                                          tf.float32))
+
+
+def gather_window(frames, onset, apex, config: TransformConfig):
+    """Ragged [B, (T_i), (1)] frame bytes -> ([B, T, S, S, 1] in [0, 1], mask [B, T])."""
+    flat = frames.flat_values  # one PNG per step
+    starts = frames.row_starts()
+    lengths = frames.row_lengths()
+    positions, mask = frame_positions(lengths, apex - onset, config.steps,
+                                      config.temporal_strategy)
+    chosen = tf.gather(flat, tf.reshape(starts[:, None] + positions, [-1]))
+    images = decode_frames(chosen, config.image_size)
+    images = tf.reshape(images, [-1, config.steps, config.image_size, config.image_size, 1])
+    return images, mask
+
+
+def label_index(labels, classes):
+    """Position of each label in ``classes``; -1 when absent."""
+    matches = tf.equal(labels[:, None], tf.constant(list(classes))[None, :])
+    found = tf.reduce_any(matches, axis=1)
+    return tf.where(found, tf.argmax(tf.cast(matches, tf.int64), axis=1), tf.constant(-1, tf.int64))
+
+
+def _standardise(values, mask5):
+    """(values - mean) / std with TFT statistics over masked-in pixels only."""
+    real = tf.boolean_mask(values, tf.broadcast_to(mask5, tf.shape(values)))
+    mean = tft.mean(real)
+    std = tf.sqrt(tft.var(real) + EPSILON)
+    return (values - mean) / std * tf.cast(mask5, tf.float32)
+
+
+def preprocessing_fn(inputs, custom_config=None):
+    config = TransformConfig.from_dict(custom_config)
+    images, mask = gather_window(inputs["frames"], inputs["onset"], inputs["apex"], config)
+    mask5 = tf.cast(mask, tf.float32)[:, :, None, None, None]
+    channels = [_standardise(images, mask5)]
+    if config.motion_channel:
+        motion = (images - images[:, :1]) * mask5
+        channels.append(_standardise(motion, mask5))
+    outputs = {
+        FRAMES_KEY: tf.concat(channels, axis=-1),
+        MASK_KEY: tf.cast(mask, tf.float32),
+    }
+    if config.label_key in inputs:
+        outputs[LABEL_KEY] = label_index(inputs[config.label_key], config.classes)
+    return outputs
