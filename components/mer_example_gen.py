@@ -23,7 +23,7 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from mer_tfx.ingestion import fileio
 from mer_tfx.ingestion.beam_job import ConvertClips, IngestionError, Summarize, split_rows
-from mer_tfx.ingestion.readers import read_annotations
+from mer_tfx.ingestion.readers import read_annotations, restrict_to_classes
 from mer_tfx.ingestion.splits import EVAL, TRAIN, assign_subject_splits
 
 SPLITS = (TRAIN, EVAL)
@@ -45,6 +45,8 @@ class MerExampleGenSpec(types.ComponentSpec):
         "eval_subjects": ExecutionParameter(type=str),  # JSON list; empty -> eval_fraction
         "eval_fraction": ExecutionParameter(type=float),
         "split_seed": ExecutionParameter(type=int),
+        "label_key": ExecutionParameter(type=str),
+        "classes": ExecutionParameter(type=str),  # JSON list; empty -> keep every label
         # Hash of the annotation file and the frame files: new data -> no cache hit.
         "input_fingerprint": ExecutionParameter(type=str),
     }
@@ -81,6 +83,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         report = artifact_utils.get_single_instance(output_dict["ingest_report"])
         rows = read_annotations(exec_properties["dataset"], exec_properties["root"],
                                 exec_properties.get("annotations") or None)
+        classes = json.loads(exec_properties.get("classes") or "[]")
+        if classes:
+            rows = restrict_to_classes(rows, exec_properties["label_key"], classes)
         specs, early_rejects = split_rows(rows)
         if not specs:
             raise IngestionError(f"all {len(rows)} annotation rows were rejected")
@@ -130,12 +135,13 @@ class MerExampleGen(base_beam_component.BaseBeamComponent):
     def __init__(self, dataset: str, root: str, annotations: str | None = None,
                  frame_size: int = 128, face_crop: bool = True,
                  eval_subjects: list[str] | None = None, eval_fraction: float = 0.25,
-                 split_seed: int = 0):
+                 split_seed: int = 0, label_key: str = "label", classes: list | None = None):
         super().__init__(MerExampleGenSpec(
             dataset=dataset, root=root, annotations=annotations or "",
             frame_size=frame_size, face_crop=int(face_crop),
             eval_subjects=json.dumps(sorted(eval_subjects or [])),
-            eval_fraction=eval_fraction, split_seed=split_seed,
+            eval_fraction=eval_fraction, split_seed=split_seed, label_key=label_key,
+            classes=json.dumps(list(classes or [])),
             input_fingerprint=input_fingerprint(root, annotations),
             examples=types.Channel(type=standard_artifacts.Examples),
             ingest_report=types.Channel(type=IngestionReport)))

@@ -50,6 +50,7 @@ REJECT_REASONS = {
     "bad_frame_number": "onset/apex/offset is not an integer frame number",
     "onset_after_offset": "onset frame is after the offset frame",
     "unknown_label": "emotion label is not one of the known emotions",
+    "excluded_class": "label is outside the class set the pipeline trains on",
     "missing_subject": "subject or clip name is empty",
     "path_escape": "subject/clip path would leave --root",
     "missing_folder": "clip folder does not exist",

@@ -10,7 +10,7 @@ import logging
 import posixpath
 import re
 
-from mer_tfx.labels import normalize_label
+from mer_tfx.labels import normalize_label, three_class
 
 from . import fileio
 from .clips import ClipSpec, Reject
@@ -220,3 +220,22 @@ def read_annotations(dataset: str, root: str, annotations: str | None):
     if not fileio.isdir(root):
         raise AnnotationError(f"{root}: dataset root folder does not exist")
     return reader(root, annotations)
+
+
+def restrict_to_classes(rows, label_key: str, classes) -> list:
+    """Rows whose label (``label`` or MEGC ``label_3class``) is outside ``classes`` -> Reject.
+
+    A pipeline trains on a fixed class set (e.g. the 3-class composite drops
+    ``others``); such clips are reported, not silently skipped.
+    """
+    allowed = set(classes)
+    out = []
+    for row in rows:
+        if isinstance(row, ClipSpec):
+            value = row.label if label_key == "label" else three_class(row.label)
+            if value not in allowed:
+                row = Reject(row.row, row.clip_id, "excluded_class",
+                             f"{label_key} {value!r} is not one of the pipeline's classes "
+                             f"{sorted(allowed)}")
+        out.append(row)
+    return out

@@ -1,0 +1,1 @@
+"""Evaluation: TFMA configuration, argmax per-class metrics and the report."""

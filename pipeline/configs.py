@@ -1,0 +1,90 @@
+"""Pipeline settings: one dataclass, filled from CLI options or MER_* environment variables.
+
+``tfx pipeline create`` runs pipeline/local_runner.py with no arguments, so the
+local runner reads the environment; ``mer-tfx run`` fills the same dataclass
+from its options. Paths default to the demo layout under ./demo_out.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+from mer_tfx.transform.config import DEFAULT_CLASSES
+
+PIPELINE_NAME = "mer-tfx"
+
+
+@dataclasses.dataclass
+class PipelineSettings:
+    dataset: str = "casme2"
+    data_root: str = "demo_out/data/CASME2_RAW_selected"
+    annotations: str | None = "demo_out/data/CASME2-coding-20140508.xlsx"
+    output: str = "demo_out"  # pipeline_root/, metadata.db and serving_model/ go here
+    pipeline_name: str = PIPELINE_NAME
+    frame_size: int = 128  # ingestion crop size
+    face_crop: bool = True
+    eval_subjects: list | None = None
+    eval_fraction: float = 0.25
+    split_seed: int = 0
+    # Transform + Trainer (TFX custom_config); see transform.config and trainer.config.
+    label_key: str = "label"
+    classes: list | None = None
+    steps: int = 16
+    image_size: int = 64
+    temporal_strategy: str = "resample"
+    motion_channel: bool = True
+    model: str = "motion_cnn_gru"
+    epochs: int = 40
+    batch_size: int = 16
+    patience: int = 8
+    validation_fraction: float = 0.25
+    seed: int = 0
+    uar_threshold: float = 0.4
+    beam_args: list | None = None
+    enable_cache: bool = True
+
+    @property
+    def pipeline_root(self) -> str:
+        return os.path.join(self.output, "pipeline_root")
+
+    @property
+    def metadata_path(self) -> str:
+        return os.path.join(self.output, "metadata.db")
+
+    @property
+    def serving_dir(self) -> str:
+        return os.path.join(self.output, "serving_model")
+
+    @property
+    def class_names(self) -> list:
+        return list(self.classes or DEFAULT_CLASSES[self.label_key])
+
+    def custom_config(self) -> dict:
+        """What Transform and Trainer read (TransformConfig + TrainerConfig fields)."""
+        return {
+            "steps": self.steps, "image_size": self.image_size,
+            "temporal_strategy": self.temporal_strategy, "motion_channel": self.motion_channel,
+            "label_key": self.label_key, "classes": self.class_names,
+            "model": self.model, "epochs": self.epochs, "batch_size": self.batch_size,
+            "patience": self.patience, "validation_fraction": self.validation_fraction,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_env(cls, environ=os.environ) -> "PipelineSettings":
+        """MER_<FIELD> variables override defaults (lists/bools as JSON)."""
+        values = {}
+        for field in dataclasses.fields(cls):
+            raw = environ.get(f"MER_{field.name.upper()}")
+            if raw is None:
+                continue
+            if field.type in ("int", int):
+                values[field.name] = int(raw)
+            elif field.type in ("float", float):
+                values[field.name] = float(raw)
+            elif field.type in ("bool", bool) or field.type.startswith("list"):
+                values[field.name] = json.loads(raw)
+            else:
+                values[field.name] = raw
+        return cls(**values)

@@ -1,0 +1,25 @@
+"""Local runner: ``tfx pipeline create --engine=local --pipeline_path=pipeline/local_runner.py``.
+
+The tfx CLI executes this file with no arguments, so settings come from MER_*
+environment variables (see pipeline/configs.py); ``mer-tfx run`` is the same
+with command-line options.
+"""
+import os
+
+import mer_tfx  # noqa: F401  (Keras 2 switch before TensorFlow loads)
+from tfx import v1 as tfx
+
+from mer_tfx.pipeline.configs import PipelineSettings
+from mer_tfx.pipeline.pipeline import create_pipeline
+
+
+def run(settings: PipelineSettings) -> None:
+    os.makedirs(settings.output, exist_ok=True)
+    tfx.orchestration.LocalDagRunner().run(create_pipeline(
+        settings,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            settings.metadata_path)))
+
+
+if __name__ == "__main__":
+    run(PipelineSettings.from_env())

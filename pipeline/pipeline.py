@@ -1,0 +1,75 @@
+"""The MER TFX pipeline definition, shared by the local and the Kubeflow runners.
+
+MerExampleGen -> ImportSchemaGen -> StatisticsGen -> ExampleValidator ->
+Transform -> Trainer -> Evaluator -> Pusher. Module code is referenced by import
+path (not module_file), so nothing is packaged or uploaded at compile time and
+the Kubeflow image runs the very same code.
+"""
+from __future__ import annotations
+
+import mer_tfx  # noqa: F401  (Keras 2 switch before TensorFlow loads)
+from tfx import v1 as tfx
+
+from mer_tfx.components.mer_example_gen import MerExampleGen
+from mer_tfx.evaluation.eval_config import build_eval_config
+from mer_tfx.schemas import SCHEMA_PATH
+from mer_tfx.transform.config import TransformConfig
+
+from .configs import PipelineSettings
+
+PREPROCESSING_FN = "mer_tfx.transform.preprocessing.preprocessing_fn"
+RUN_FN = "mer_tfx.trainer.task.run_fn"
+MODEL_NAME = "mer_model"
+
+
+def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH) -> list:
+    custom_config = settings.custom_config()
+    TransformConfig.from_dict(custom_config)  # fail fast on a bad window/class setting
+    example_gen = MerExampleGen(
+        dataset=settings.dataset, root=settings.data_root, annotations=settings.annotations,
+        frame_size=settings.frame_size, face_crop=settings.face_crop,
+        eval_subjects=settings.eval_subjects, eval_fraction=settings.eval_fraction,
+        split_seed=settings.split_seed, label_key=settings.label_key,
+        classes=settings.class_names)
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"])
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN, custom_config=custom_config, materialize=False,
+        splits_config=tfx.proto.SplitsConfig(analyze=["train"]))
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN, examples=example_gen.outputs["examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"], num_steps=0),
+        custom_config=custom_config)
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
+        schema=schema_gen.outputs["schema"],
+        eval_config=build_eval_config(settings.class_names, settings.uar_threshold,
+                                      settings.label_key),
+        example_splits=["eval"])
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=f"{settings.serving_dir}/{MODEL_NAME}")))
+    return [example_gen, schema_gen, statistics_gen, example_validator, transform, trainer,
+            evaluator, pusher]
+
+
+def create_pipeline(settings: PipelineSettings, metadata_connection_config=None,
+                    pipeline_root: str | None = None) -> tfx.dsl.Pipeline:
+    from mer_tfx.ingestion.beam_job import default_beam_args
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=settings.pipeline_name,
+        pipeline_root=pipeline_root or settings.pipeline_root,
+        components=create_components(settings),
+        enable_cache=settings.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=default_beam_args(settings.beam_args))

@@ -1,0 +1,103 @@
+"""Model builders, chosen by name in the pipeline config.
+
+All take clips shaped [T, S, S, C] (frames_xf from Transform) and return a
+compiled Keras 2 (tf_keras) model ending in a softmax over the classes.
+
+- ``thesis_cnn_bilstm``: the reference thesis, layer for layer. At its published
+  input (60 x 224 x 224 x 1, 8 classes) it has 95,612,360 parameters, almost all
+  in the LSTM reading a 186,624-wide Flatten.
+- ``parallel_cnn_lstm``: the second reference: a spatial CNN branch (on the apex
+  step) and a temporal LSTM branch (on flattened frames) fused before the head,
+  SGD lr 0.01 momentum 0.9, at 48 x 48 frames and 48 steps.
+- ``motion_cnn_gru`` (default): a small CNN shared by all frames, kept spatial
+  (a coarse 8 x 8 map, because *where* the face moves is the class) and reading
+  the motion channel, then a bidirectional GRU over time. ~0.1% of the thesis
+  model's parameters.
+"""
+from __future__ import annotations
+
+import tf_keras as keras
+from tf_keras import layers
+
+REFERENCE_INPUTS = {
+    "thesis_cnn_bilstm": (60, 224, 224, 1),
+    "parallel_cnn_lstm": (48, 48, 48, 1),
+}
+
+
+def _compile(model, optimizer):
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                  metrics=["sparse_categorical_accuracy"])
+    return model
+
+
+def thesis_cnn_bilstm(input_shape, num_classes, learning_rate=None):
+    inputs = keras.Input(shape=input_shape, name="frames_xf")
+    x = layers.TimeDistributed(layers.Conv2D(32, 3, activation="relu"))(inputs)
+    x = layers.TimeDistributed(layers.MaxPooling2D(2))(x)
+    x = layers.TimeDistributed(layers.Conv2D(64, 3, activation="relu"))(x)
+    x = layers.TimeDistributed(layers.MaxPooling2D(2))(x)
+    x = layers.TimeDistributed(layers.Flatten())(x)
+    x = layers.Bidirectional(layers.LSTM(64))(x)
+    x = layers.Dropout(0.5)(x)
+    x = layers.Dense(64, activation="relu")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    model = keras.Model(inputs, outputs, name="thesis_cnn_bilstm")
+    return _compile(model, keras.optimizers.Adam(learning_rate or 1e-3))
+
+
+def parallel_cnn_lstm(input_shape, num_classes, learning_rate=None):
+    steps = input_shape[0]
+    inputs = keras.Input(shape=input_shape, name="frames_xf")
+    apex = layers.Lambda(lambda clip: clip[:, steps // 2], name="apex_frame")(inputs)
+    s = layers.Conv2D(32, 3, activation="relu", padding="same")(apex)
+    s = layers.MaxPooling2D(2)(s)
+    s = layers.Conv2D(64, 3, activation="relu", padding="same")(s)
+    s = layers.MaxPooling2D(2)(s)
+    s = layers.Flatten()(s)
+    s = layers.Dense(128, activation="relu")(s)
+    t = layers.TimeDistributed(layers.Flatten())(inputs)
+    t = layers.LSTM(128)(t)
+    x = layers.Concatenate()([s, t])
+    x = layers.Dropout(0.5)(x)
+    x = layers.Dense(64, activation="relu")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    model = keras.Model(inputs, outputs, name="parallel_cnn_lstm")
+    return _compile(model, keras.optimizers.SGD(learning_rate or 0.01, momentum=0.9))
+
+
+def motion_cnn_gru(input_shape, num_classes, learning_rate=None):
+    inputs = keras.Input(shape=input_shape, name="frames_xf")
+    x = inputs
+    for filters in (16, 32, 32):
+        x = layers.TimeDistributed(layers.Conv2D(filters, 3, padding="same", use_bias=False))(x)
+        x = layers.TimeDistributed(layers.BatchNormalization())(x)
+        x = layers.Activation("relu")(x)
+        x = layers.TimeDistributed(layers.MaxPooling2D(2))(x)
+    # Keep a coarse spatial map: the class is *where* the face moves.
+    grid = max(1, input_shape[1] // 8)
+    if grid > 8:
+        x = layers.TimeDistributed(layers.AveragePooling2D(grid // 8))(x)
+    x = layers.TimeDistributed(layers.Conv2D(8, 1, activation="relu"))(x)
+    x = layers.TimeDistributed(layers.Flatten())(x)
+    x = layers.TimeDistributed(layers.Dense(64, activation="relu"))(x)
+    x = layers.Bidirectional(layers.GRU(32))(x)
+    x = layers.Dropout(0.3)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    model = keras.Model(inputs, outputs, name="motion_cnn_gru")
+    return _compile(model, keras.optimizers.Adam(learning_rate or 2e-3))
+
+
+BUILDERS = {
+    "thesis_cnn_bilstm": thesis_cnn_bilstm,
+    "parallel_cnn_lstm": parallel_cnn_lstm,
+    "motion_cnn_gru": motion_cnn_gru,
+}
+
+
+def build_model(name: str, input_shape, num_classes: int, learning_rate=None):
+    try:
+        builder = BUILDERS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(BUILDERS)}") from None
+    return builder(tuple(input_shape), num_classes, learning_rate)

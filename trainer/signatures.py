@@ -1,0 +1,53 @@
+"""Exported signatures of the trained model.
+
+- ``serving_default``: serialized SequenceExamples exactly as ingestion writes
+  them (frames of any size: the transform graph decodes and resizes) ->
+  class probabilities, class ids and class names. Only the features the
+  transform needs (frames, onset, apex) are parsed, so a client need not send
+  subject or label.
+- ``transform_features``: the same records *with* labels -> the transformed
+  label; TFMA uses it to get ``label_xf``.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+from tfx_bsl.tfxio import tensor_representation_util
+
+from mer_tfx.transform.preprocessing import FRAMES_KEY, LABEL_KEY
+
+SERVING_CONTEXT = ("onset", "apex")
+SERVING_SEQUENCE = ("frames",)
+
+
+def _parser_specs(raw_schema):
+    context, sequence = tensor_representation_util.CreateTfSequenceExampleParserConfig(raw_schema)
+    return context, sequence
+
+
+def make_signatures(model, tft_layer, raw_schema, class_names, label_key: str):
+    context_spec, sequence_spec = _parser_specs(raw_schema)
+    serving_context = {k: context_spec[k] for k in SERVING_CONTEXT}
+    serving_sequence = {k: sequence_spec[k] for k in SERVING_SEQUENCE}
+    eval_context = dict(serving_context, **{label_key: context_spec[label_key]})
+    names = tf.constant(list(class_names))
+    model.tft_layer = tft_layer  # tracked, so the transform graph is saved with the model
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve(examples):
+        context, sequence, _ = tf.io.parse_sequence_example(
+            examples, serving_context, serving_sequence)
+        transformed = model.tft_layer({**context, **sequence})
+        probabilities = model(transformed[FRAMES_KEY], training=False)
+        class_ids = tf.argmax(probabilities, axis=1)
+        return {"probabilities": probabilities, "class_ids": class_ids,
+                "class_names": tf.gather(names, class_ids)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transform_features(examples):
+        context, sequence, _ = tf.io.parse_sequence_example(
+            examples, eval_context, serving_sequence)
+        transformed = model.tft_layer({**context, **sequence})
+        return {LABEL_KEY: transformed[LABEL_KEY]}
+
+    return {"serving_default": serve.get_concrete_function(),
+            "transform_features": transform_features.get_concrete_function()}
