@@ -58,10 +58,16 @@ class MerExampleGenSpec(types.ComponentSpec):
 
 
 def input_fingerprint(root: str, annotations: str | None) -> str:
-    """sha256 over the annotation bytes and every file's relative path, size and mtime."""
+    """sha256 over the annotation bytes and every file's relative path, size and mtime.
+
+    Remote data (gs://, s3://, compiled for Kubeflow) is not read at pipeline
+    construction: only its path is hashed, and the cache keys on that.
+    """
     digest = hashlib.sha256()
-    if annotations:
+    if annotations and "://" not in annotations:
         digest.update(fileio.read_bytes(annotations))
+    elif annotations:
+        digest.update(annotations.encode())
     if "://" not in root and os.path.isdir(root):
         for folder, dirs, files in os.walk(root):
             dirs.sort()
