@@ -66,12 +66,123 @@ def _ingest(args, beam_args):
     return 0
 
 
+def _add_run(subparsers):
+    from mer_tfx.pipeline.configs import PipelineSettings
+
+    defaults = PipelineSettings()
+    parser = subparsers.add_parser(
+        "run", help="run the whole TFX pipeline locally (LocalDagRunner)",
+        description="Artifacts go to OUTPUT/pipeline_root, metadata to OUTPUT/metadata.db, "
+                    "blessed models to OUTPUT/serving_model/. Unknown options are passed to "
+                    "Apache Beam. Re-running reuses cached components.")
+    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--root", required=True, help="dataset root folder")
+    parser.add_argument("--annotations", help="annotation .xlsx/.csv (optional for smic)")
+    parser.add_argument("--output", required=True, help="output folder")
+    parser.add_argument("--pipeline-name", default=defaults.pipeline_name)
+    parser.add_argument("--label-key", default=defaults.label_key,
+                        choices=("label", "label_3class"))
+    parser.add_argument("--classes", help="comma-separated class order (default per label key)")
+    parser.add_argument("--model", default=defaults.model,
+                        choices=("motion_cnn_gru", "thesis_cnn_bilstm", "parallel_cnn_lstm"))
+    parser.add_argument("--steps", type=int, default=defaults.steps, help="frames per clip (T)")
+    parser.add_argument("--image-size", type=int, default=defaults.image_size)
+    parser.add_argument("--temporal-strategy", default=defaults.temporal_strategy,
+                        choices=("resample", "pad_truncate"))
+    parser.add_argument("--no-motion-channel", dest="motion_channel", action="store_false")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--patience", type=int, default=defaults.patience)
+    parser.add_argument("--eval-subjects", help="comma-separated held-out subjects "
+                                                "(default: a seeded --eval-fraction of them)")
+    parser.add_argument("--eval-fraction", type=float, default=defaults.eval_fraction)
+    parser.add_argument("--validation-fraction", type=float,
+                        default=defaults.validation_fraction,
+                        help="fraction of the training subjects used for early stopping")
+    parser.add_argument("--uar-threshold", type=float, default=defaults.uar_threshold,
+                        help="the Evaluator blesses (and the Pusher pushes) at UAR >= this")
+    parser.add_argument("--frame-size", type=int, default=defaults.frame_size,
+                        help="ingestion crop size")
+    parser.add_argument("--no-face-crop", dest="face_crop", action="store_false")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--no-cache", dest="enable_cache", action="store_false")
+    parser.set_defaults(handler=_run, accepts_beam_args=True)
+
+
+def _split(value):
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _run(args, beam_args):
+    from mer_tfx.pipeline.configs import PipelineSettings
+    from mer_tfx.pipeline.local_runner import run
+
+    settings = PipelineSettings(
+        dataset=args.dataset, data_root=args.root, annotations=args.annotations,
+        output=args.output, pipeline_name=args.pipeline_name, frame_size=args.frame_size,
+        face_crop=args.face_crop, eval_subjects=_split(args.eval_subjects),
+        eval_fraction=args.eval_fraction, split_seed=args.seed, label_key=args.label_key,
+        classes=_split(args.classes), steps=args.steps, image_size=args.image_size,
+        temporal_strategy=args.temporal_strategy, motion_channel=args.motion_channel,
+        model=args.model, epochs=args.epochs, batch_size=args.batch_size,
+        patience=args.patience, validation_fraction=args.validation_fraction, seed=args.seed,
+        uar_threshold=args.uar_threshold, beam_args=beam_args, enable_cache=args.enable_cache)
+    run(settings)
+    print(json.dumps({"pipeline_root": settings.pipeline_root,
+                      "metadata": settings.metadata_path,
+                      "serving_model": settings.serving_dir}, indent=2))
+    return 0
+
+
+def _add_report(subparsers):
+    parser = subparsers.add_parser(
+        "report", help="HTML/PNG/JSON report of the latest Evaluator output (TFMA)")
+    parser.add_argument("--pipeline-root", required=True)
+    parser.add_argument("--out", required=True)
+    parser.set_defaults(handler=_report)
+
+
+def _report(args, _extra):
+    from mer_tfx.evaluation.report import write_report
+
+    result = write_report(args.pipeline_root, args.out)
+    print(json.dumps({"report": args.out, "blessed": result.get("blessed"),
+                      "overall": result.get("overall")}, indent=2))
+    return 0
+
+
+def _add_predict(subparsers):
+    parser = subparsers.add_parser(
+        "predict", help="predict one clip folder with a pushed model (JSON out)")
+    parser.add_argument("--model", required=True,
+                        help="SavedModel folder or serving folder of numbered versions")
+    parser.add_argument("--frames", required=True, help="folder of the clip's frame images")
+    parser.add_argument("--onset", type=int, help="first frame number (default: first file)")
+    parser.add_argument("--apex", type=int, help="apex frame number (default: midpoint)")
+    parser.add_argument("--offset", type=int, help="last frame number (default: last file)")
+    parser.add_argument("--size", type=int, default=128, help="ingestion crop size")
+    parser.add_argument("--no-face-crop", dest="face_crop", action="store_false")
+    parser.set_defaults(handler=_predict)
+
+
+def _predict(args, _extra):
+    from mer_tfx.predict import predict_clip
+
+    result = predict_clip(args.model, args.frames, args.onset, args.apex, args.offset,
+                          size=args.size, face_crop=args.face_crop)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mer-tfx", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_synth(subparsers)
     _add_ingest(subparsers)
+    _add_run(subparsers)
+    _add_report(subparsers)
+    _add_predict(subparsers)
     return parser
 
 

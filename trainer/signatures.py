@@ -2,7 +2,8 @@
 
 - ``serving_default``: serialized SequenceExamples exactly as ingestion writes
   them (frames of any size: the transform graph decodes and resizes) ->
-  class probabilities, class ids and class names. Only the features the
+  class probabilities, class ids and class names (plus ``classes``, all names in
+  probability order). Only the features the
   transform needs (frames, onset, apex) are parsed, so a client need not send
   subject or label.
 - ``transform_features``: the same records *with* labels -> the transformed
@@ -40,7 +41,10 @@ def make_signatures(model, tft_layer, raw_schema, class_names, label_key: str):
         probabilities = model(transformed[FRAMES_KEY], training=False)
         class_ids = tf.argmax(probabilities, axis=1)
         return {"probabilities": probabilities, "class_ids": class_ids,
-                "class_names": tf.gather(names, class_ids)}
+                "class_names": tf.gather(names, class_ids),
+                # Every class name per row, aligned with probabilities (TF Serving's
+                # row format needs the batch dimension).
+                "classes": tf.tile(names[None, :], [tf.shape(probabilities)[0], 1])}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def transform_features(examples):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from .temporal import STRATEGIES
+# Temporal normalisation strategies, implemented in transform/temporal.py.
+STRATEGIES = ("resample", "pad_truncate")
 
 LABEL_KEYS = ("label", "label_3class")
 DEFAULT_CLASSES = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-STRATEGIES = ("resample", "pad_truncate")
+from .config import STRATEGIES
 
 
 def frame_positions(lengths, apex_offsets, steps: int, strategy: str):

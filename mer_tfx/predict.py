@@ -1,0 +1,69 @@
+"""``mer-tfx predict``: one clip folder -> the pushed model's prediction, as JSON.
+
+The clip goes through exactly the ingestion code (frame numbering, face crop,
+resize, PNG, SequenceExample) and then the model's ``serving_default``
+signature, so a prediction sees what training saw.
+"""
+from __future__ import annotations
+
+import os
+
+from mer_tfx.errors import UserError
+from mer_tfx.ingestion import fileio
+from mer_tfx.ingestion.clips import ClipSpec, Reject
+from mer_tfx.ingestion.convert import convert_clip
+
+
+def resolve_model_dir(path: str) -> str:
+    """A SavedModel folder, or a serving folder of numbered versions (the newest wins)."""
+    if os.path.exists(os.path.join(path, "saved_model.pb")):
+        return path
+    if os.path.isdir(path):
+        versions = sorted((int(n) for n in os.listdir(path) if n.isdigit()), reverse=True)
+        for version in versions:
+            candidate = os.path.join(path, str(version))
+            if os.path.exists(os.path.join(candidate, "saved_model.pb")):
+                return candidate
+    raise UserError(f"{path}: no SavedModel here nor in numbered version folders below it "
+                    "(pass the Pusher's <serving_dir>/<model> folder or one version)")
+
+
+def clip_spec(frames_dir: str, onset=None, apex=None, offset=None) -> ClipSpec:
+    if not os.path.isdir(frames_dir):
+        raise UserError(f"{frames_dir}: no such folder")
+    frames = fileio.frame_files(frames_dir)
+    if not frames:
+        raise UserError(f"{frames_dir}: no image files with a frame number in the name "
+                        "(expected e.g. img46.jpg or 006_05562.jpg)")
+    onset = min(frames) if onset is None else onset
+    offset = max(frames) if offset is None else offset
+    if onset > offset:
+        raise UserError(f"onset {onset} is after offset {offset}")
+    apex = (onset + offset) // 2 if apex is None else apex
+    if not onset <= apex <= offset:
+        raise UserError(f"apex {apex} is outside onset..offset {onset}..{offset}")
+    return ClipSpec(row=0, dataset="predict", subject="", clip=os.path.basename(
+        os.path.normpath(frames_dir)), clip_dir=frames_dir, label="", onset=onset, apex=apex,
+        offset=offset, fps=0.0)
+
+
+def predict_clip(model_dir: str, frames_dir: str, onset=None, apex=None, offset=None,
+                 size: int = 128, face_crop: bool = True) -> dict:
+    import tensorflow as tf
+
+    spec = clip_spec(frames_dir, onset, apex, offset)
+    converted = convert_clip(spec, size, face_crop)
+    if isinstance(converted, Reject):
+        raise UserError(f"{frames_dir}: {converted.reason}: {converted.detail}")
+    model_path = resolve_model_dir(model_dir)
+    serve = tf.saved_model.load(model_path).signatures["serving_default"]
+    outputs = serve(examples=tf.constant([converted.serialized]))
+    names = [n.decode() for n in outputs["classes"].numpy()[0]]
+    probabilities = [float(p) for p in outputs["probabilities"].numpy()[0]]
+    return {
+        "model": model_path, "clip": frames_dir, "frames": converted.num_frames,
+        "onset": spec.onset, "apex": spec.apex, "offset": spec.offset,
+        "face_detected": converted.face_detected,
+        "predicted_class": outputs["class_names"].numpy()[0].decode(),
+        "probabilities": dict(zip(names, probabilities)),
+    }
