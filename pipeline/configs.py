@@ -71,15 +71,29 @@ class PipelineSettings:
             "seed": self.seed,
         }
 
+    def to_env(self) -> dict:
+        """The MER_* variables that make ``from_env`` return these settings."""
+        env = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is None:
+                env[f"MER_{field.name.upper()}"] = ""
+                continue
+            is_json = isinstance(value, (bool, list))
+            env[f"MER_{field.name.upper()}"] = json.dumps(value) if is_json else str(value)
+        return env
+
     @classmethod
     def from_env(cls, environ=os.environ) -> "PipelineSettings":
-        """MER_<FIELD> variables override defaults (lists/bools as JSON)."""
+        """MER_<FIELD> variables override defaults (lists/bools as JSON, "" for None)."""
         values = {}
         for field in dataclasses.fields(cls):
             raw = environ.get(f"MER_{field.name.upper()}")
             if raw is None:
                 continue
-            if field.type in ("int", int):
+            if raw == "" and "None" in field.type:
+                values[field.name] = None
+            elif field.type in ("int", int):
                 values[field.name] = int(raw)
             elif field.type in ("float", float):
                 values[field.name] = float(raw)

@@ -40,3 +40,28 @@ def csv_dataset(tmp_path):
         writer.writeheader()
         writer.writerows(rows)
     return str(root), str(annotations), rows
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory):
+    """One full local pipeline run on a small synthetic CASME II-layout dataset.
+
+    Tiny model settings (8 steps of 32x32, 3 epochs): this checks the plumbing, not
+    accuracy (bench/ measures that). UAR threshold 0 so the model is blessed/pushed.
+    """
+    import types
+
+    from mer_tfx.pipeline.configs import PipelineSettings
+    from mer_tfx.pipeline.local_runner import run
+    from mer_tfx.synthetic import generate
+
+    base = tmp_path_factory.mktemp("pipeline")
+    data = generate("casme2", str(base / "data"), subjects=8, clips_per_class=2, seed=1,
+                    progress=False)
+    settings = PipelineSettings(
+        dataset="casme2", data_root=data.root, annotations=data.annotations,
+        output=str(base / "out"), frame_size=64, steps=8, image_size=32, epochs=3, patience=3,
+        batch_size=8, uar_threshold=0.0)
+    run(settings)
+    return types.SimpleNamespace(settings=settings, pipeline_root=settings.pipeline_root,
+                                 class_names=settings.class_names, data=data)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 
 import mer_tfx  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
@@ -64,15 +65,22 @@ def run_fn(fn_args):
         keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
         keras.callbacks.LambdaCallback(on_epoch_end=_progress),
     ]
+    started = time.perf_counter()
     history = model.fit(
         train_batches, validation_data=validation_batches, epochs=config.epochs,
         class_weight=data.class_weights(counts, num_classes) if config.class_weights else None,
         callbacks=callbacks, verbose=0)
+    train_seconds = time.perf_counter() - started
 
     signatures = make_signatures(model, tft_layer, raw_schema, transform_config.classes,
                                  transform_config.label_key)
     model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)
-    summary = {"epochs_run": len(history.history["loss"]),
+    epochs_run = len(history.history["loss"])
+    summary = {"epochs_run": epochs_run,
+               "train_seconds": round(train_seconds, 2),
+               # includes the validation pass of each epoch
+               "train_clips_per_second": round(sum(counts.values()) * epochs_run / train_seconds,
+                                               2),
                "best_val_loss": float(min(history.history["val_loss"])),
                "validation_subjects": validation_subjects,
                "train_clips_by_class": {transform_config.classes[c]: n

@@ -1,0 +1,44 @@
+# One-command entry points. Each target sets up its own venv with the pinned stack.
+#   make demo   synthetic CASME II-layout data -> ingest check -> whole TFX pipeline -> report
+#   make test   the whole test suite (includes one full pipeline run)
+PYTHON ?= python3.10
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := demo_out
+DEMO_SUBJECTS ?= 12
+DEMO_CLIPS ?= 4
+DEMO_EPOCHS ?= 40
+
+.PHONY: install demo test test-fast bench clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 10), "mer-tfx needs Python 3.10 (TFX 1.16); pyenv: pyenv install 3.10.13"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip==24.2"
+
+$(VENV)/.installed: $(BIN)/python setup.py pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet --constraint constraints.txt --editable ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/mer-tfx synth --layout casme2 --out $(DEMO)/data --subjects $(DEMO_SUBJECTS) --clips-per-class $(DEMO_CLIPS) --seed 0
+	$(BIN)/mer-tfx ingest --dataset casme2 --root $(DEMO)/data/CASME2_RAW_selected --annotations $(DEMO)/data/CASME2-coding-20140508.xlsx --out $(DEMO)/ingest
+	$(BIN)/mer-tfx run --dataset casme2 --root $(DEMO)/data/CASME2_RAW_selected --annotations $(DEMO)/data/CASME2-coding-20140508.xlsx --output $(DEMO) --epochs $(DEMO_EPOCHS)
+	$(BIN)/mer-tfx report --pipeline-root $(DEMO)/pipeline_root --out $(DEMO)/report
+	$(BIN)/mer-tfx predict --model $(DEMO)/serving_model/mer_model --frames $(DEMO)/data/CASME2_RAW_selected/sub01/$$(ls $(DEMO)/data/CASME2_RAW_selected/sub01 | head -1)
+	@echo "Report: $(DEMO)/report/report.html"
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: install
+	$(BIN)/python bench/ingest_throughput.py
+	$(BIN)/python bench/models.py
+
+clean:
+	rm -rf $(DEMO) build *.egg-info
