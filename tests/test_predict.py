@@ -1,0 +1,64 @@
+"""`mer-tfx predict`: a clip folder through ingestion code and the pushed model."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from mer_tfx.errors import UserError
+from mer_tfx.predict import clip_spec, resolve_model_dir
+
+MER_TFX = os.path.join(os.path.dirname(sys.executable), "mer-tfx")
+
+
+def _cli(*args):
+    return subprocess.run([MER_TFX, "predict", *args], capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_predict_a_clip_folder_with_the_pushed_model(pipeline_run):
+    clip = pipeline_run.data.clips[0]
+    folder = os.path.join(pipeline_run.data.root, clip["subject"], clip["clip"])
+    model = os.path.join(pipeline_run.settings.serving_dir, "mer_model")
+    done = _cli("--model", model, "--frames", folder, "--onset", str(clip["onset"]),
+                "--offset", str(clip["offset"]), "--size", str(pipeline_run.settings.frame_size))
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["predicted_class"] in pipeline_run.class_names
+    assert list(result["probabilities"]) == pipeline_run.class_names
+    assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert result["frames"] == clip["offset"] - clip["onset"] + 1
+    assert result["predicted_class"] == max(result["probabilities"],
+                                            key=result["probabilities"].get)
+
+
+def test_empty_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "clip").mkdir()
+    done = _cli("--model", str(tmp_path), "--frames", str(tmp_path / "clip"))
+    assert done.returncode == 2
+    assert "no image files" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_unreadable_frames_are_a_clear_error(tmp_path):
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    for n in range(3):
+        (clip / f"img{n}.jpg").write_bytes(b"garbage")
+    done = _cli("--model", str(tmp_path), "--frames", str(clip))
+    assert done.returncode == 2
+    assert "unreadable_frame" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_model_folder_without_saved_model_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError, match="no SavedModel"):
+        resolve_model_dir(str(tmp_path))
+
+
+def test_apex_outside_the_clip_is_rejected(tmp_path):
+    from conftest import write_clip
+
+    write_clip(str(tmp_path / "c"), 5, 9)
+    with pytest.raises(UserError, match="outside"):
+        clip_spec(str(tmp_path / "c"), onset=5, apex=12, offset=9)
+    assert clip_spec(str(tmp_path / "c")).apex == 7

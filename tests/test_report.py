@@ -1,0 +1,217 @@
+"""The evaluation report: files written, figures taken from TFMA, clear errors.
+
+The slow tests read the Evaluator output of the session's ``pipeline_run``
+(conftest); the rest use hand-made folders and protos.
+"""
+import glob
+import json
+import math
+import os
+import shutil
+
+import matplotlib.image
+import pytest
+import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.proto import validation_result_pb2
+
+from mer_tfx.errors import UserError
+from mer_tfx.evaluation import report as report_lib
+
+FILES = ("metrics.json", "confusion_matrix.png", "per_class.png", "report.html")
+
+
+def _latest_tfma_folder(pipeline_root):
+    folders = [p for p in glob.glob(os.path.join(pipeline_root, "Evaluator", "evaluation", "*"))
+               if os.path.basename(p).isdigit() and glob.glob(os.path.join(p, "metrics*"))]
+    return max(folders, key=lambda p: int(os.path.basename(p)))
+
+
+def _tfma_slices(evaluation_path):
+    """{slice key: {metric: float}} straight from tfma.load_eval_result."""
+    result = tfma.load_eval_result(evaluation_path)
+    return {key: {name: float(value["doubleValue"]) for name, value in by_output[""][""].items()}
+            for key, by_output in result.slicing_metrics}
+
+
+@pytest.fixture(scope="module")
+def written(pipeline_run, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("report"))
+    returned = report_lib.write_report(pipeline_run.pipeline_root, out)
+    with open(os.path.join(out, "metrics.json")) as handle:
+        metrics = json.load(handle)
+    with open(os.path.join(out, "report.html"), encoding="utf-8") as handle:
+        page = handle.read()
+    return {"out": out, "returned": returned, "metrics": metrics, "html": page}
+
+
+@pytest.mark.slow
+def test_all_four_files_are_written(written):
+    for name in FILES:
+        path = os.path.join(written["out"], name)
+        assert os.path.getsize(path) > 0, name
+        assert written["returned"]["files"][name] == path
+    assert written["returned"]["overall"] == written["metrics"]["overall"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["confusion_matrix.png", "per_class.png"])
+def test_figures_are_valid_pngs(written, name):
+    image = matplotlib.image.imread(os.path.join(written["out"], name))
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+
+
+@pytest.mark.slow
+def test_figures_match_tfma_for_the_latest_evaluation(written, pipeline_run):
+    metrics = written["metrics"]
+    assert metrics["evaluation_path"] == _latest_tfma_folder(pipeline_run.pipeline_root)
+    overall = _tfma_slices(metrics["evaluation_path"])[()]
+    assert set(metrics["overall"]) == {"uar", "uf1", "accuracy", "example_count"}
+    for name, value in metrics["overall"].items():
+        assert value == pytest.approx(overall[name]), name
+    for row in metrics["per_class"]:
+        for kind in ("precision", "recall", "f1", "support"):
+            assert row[kind] == pytest.approx(overall[f"{kind}/{row['class']}"])
+
+
+@pytest.mark.slow
+def test_slices_match_tfma(written):
+    metrics = written["metrics"]
+    slices = _tfma_slices(metrics["evaluation_path"])
+    assert {"label", "subject", "dataset"} <= set(metrics["slices"])
+    for feature in ("label", "subject", "dataset"):
+        expected = {key[0][1] for key in slices if key and key[0][0] == feature}
+        rows = metrics["slices"][feature]
+        assert {row["value"] for row in rows} == expected
+        for row in rows:
+            tfma_row = slices[((feature, row["value"]),)]
+            for name in ("example_count", "uar", "uf1", "accuracy"):
+                if row[name] is None:
+                    assert math.isnan(tfma_row[name])
+                else:
+                    assert row[name] == pytest.approx(tfma_row[name])
+
+
+@pytest.mark.slow
+def test_class_order_and_confusion_matrix(written, pipeline_run):
+    metrics = written["metrics"]
+    assert [row["class"] for row in metrics["per_class"]] == list(pipeline_run.class_names)
+    confusion = metrics["confusion_matrix"]
+    assert confusion["classes"] == list(pipeline_run.class_names)
+    counts = confusion["counts"]
+    assert len(counts) == len(pipeline_run.class_names)
+    assert all(len(row) == len(pipeline_run.class_names) for row in counts)
+    assert sum(map(sum, counts)) == metrics["overall"]["example_count"]
+    for row, per_class in zip(counts, metrics["per_class"]):  # rows are actual classes
+        assert sum(row) == per_class["support"]
+
+
+@pytest.mark.slow
+def test_blessed_and_validation_follow_the_evaluator(written, pipeline_run):
+    metrics = written["metrics"]
+    blessing = os.path.join(pipeline_run.pipeline_root, "Evaluator", "blessing",
+                            os.path.basename(metrics["evaluation_path"]))
+    assert metrics["blessed"] is os.path.exists(os.path.join(blessing, "BLESSED"))
+    validation = tfma.load_validation_result(metrics["evaluation_path"])
+    assert metrics["validation"]["ok"] is validation.validation_ok
+    assert isinstance(metrics["validation"]["failures"], list)
+
+
+@pytest.mark.slow
+def test_html_names_every_class_and_subject(written):
+    page, metrics = written["html"], written["metrics"]
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page
+    subjects = {key[0][1] for key in _tfma_slices(metrics["evaluation_path"])
+                if key and key[0][0] == "subject"}
+    assert subjects
+    for text in list(metrics["class_names"]) + sorted(subjects):
+        assert f">{text}<" in page, text
+    assert metrics["evaluation_path"] in page
+    assert ("NOT BLESSED" in page) is (not metrics["blessed"])
+    assert page.count("data:image/png;base64,") == 2
+
+
+@pytest.mark.slow
+def test_latest_run_with_output_and_nearest_blessing_are_used(pipeline_run, tmp_path):
+    """An unfinished newer Evaluator folder is skipped; a run without its own blessing
+    folder takes the nearest lower one."""
+    source = _latest_tfma_folder(pipeline_run.pipeline_root)
+    run_id = int(os.path.basename(source))
+    root = tmp_path / "pipeline_root"
+    evaluation = root / "Evaluator" / "evaluation"
+    shutil.copytree(source, evaluation / str(run_id + 10))
+    (evaluation / str(run_id + 20)).mkdir()  # failed run: folder, no TFMA output
+    (root / "Evaluator" / "blessing" / str(run_id + 5)).mkdir(parents=True)
+    (root / "Evaluator" / "blessing" / str(run_id + 5) / "NOT_BLESSED").write_text("")
+    (root / "Evaluator" / "blessing" / str(run_id + 30)).mkdir()
+    (root / "Evaluator" / "blessing" / str(run_id + 30) / "BLESSED").write_text("")
+
+    result = report_lib.write_report(str(root), str(tmp_path / "out"))
+    assert result["evaluation_path"] == str(evaluation / str(run_id + 10))
+    assert result["blessed"] is False
+    assert "NOT BLESSED" in (tmp_path / "out" / "report.html").read_text()
+
+
+# --- no pipeline run needed -------------------------------------------------------------------
+
+def test_no_evaluator_output_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        report_lib.write_report(str(tmp_path / "missing"), str(tmp_path / "out"))
+
+    (tmp_path / "Trainer" / "model" / "4").mkdir(parents=True)
+    with pytest.raises(UserError, match=r"no Evaluator output under .*Run the pipeline"):
+        report_lib.write_report(str(tmp_path), str(tmp_path / "out"))
+
+    (tmp_path / "Evaluator" / "evaluation" / "5").mkdir(parents=True)
+    with pytest.raises(UserError, match="hold no TFMA metrics.*re-run the pipeline"):
+        report_lib.write_report(str(tmp_path), str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_folder_instead_of_pipeline_root_names_the_right_one(tmp_path):
+    (tmp_path / "pipeline_root" / "Evaluator" / "evaluation" / "7").mkdir(parents=True)
+    with pytest.raises(UserError, match="--pipeline-root .*pipeline_root"):
+        report_lib.write_report(str(tmp_path), str(tmp_path / "out"))
+
+
+def test_metric_values_in_tfma_json_form():
+    assert report_lib.metric_number({"doubleValue": 0.25}) == 0.25
+    assert report_lib.metric_number({"doubleValue": 0.0}) == 0.0
+    assert report_lib.metric_number({"doubleValue": "NaN"}) is None
+    assert report_lib.metric_number({"doubleValue": "Infinity"}) is None
+    assert report_lib.metric_number({"boundedValue": {"value": 0.5}}) == 0.5
+    assert report_lib.metric_number(None) is None
+
+
+def test_confusion_matrix_reads_proto3_json_with_zero_fields_dropped():
+    # What load_eval_result gives: threshold 0.0 and class id 0 are absent.
+    plot = {"": {"": {"multiClassConfusionMatrixAtThresholds": {"matrices": [
+        {"threshold": 0.5, "entries": [{"numWeightedExamples": 99.0}]},
+        {"entries": [{"numWeightedExamples": 4.0},
+                     {"predictedClassId": 2, "numWeightedExamples": 1.0},
+                     {"actualClassId": 1, "predictedClassId": 1, "numWeightedExamples": 3.0},
+                     {"actualClassId": 2, "predictedClassId": -1,
+                      "numWeightedExamples": 2.0}]}]}}}}
+    confusion = report_lib.confusion_from_plot(plot, ["a", "b", "c"])
+    assert confusion["classes"] == ["a", "b", "c"]
+    assert confusion["counts"] == [[4, 0, 1], [0, 3, 0], [0, 0, 0]]
+    assert confusion["outside_classes"] == 2
+
+
+def test_validation_failures_are_listed():
+    result = validation_result_pb2.ValidationResult(validation_ok=False)
+    per_slice = result.metric_validations_per_slice.add()
+    per_slice.slice_key.single_slice_keys.add(column="subject", bytes_value=b"s07")
+    failure = per_slice.failures.add()
+    failure.metric_key.name = "uar"
+    failure.metric_value.double_value.value = 0.25
+    failure.metric_threshold.value_threshold.lower_bound.value = 0.4
+    failure.message = "below the lower bound"
+    result.missing_slices.add(feature_keys=["dataset"])
+
+    summary = report_lib.validation_summary(result)
+    assert summary["ok"] is False
+    first, missing = summary["failures"]
+    assert first["slice"] == "subject:s07" and first["metric"] == "uar"
+    assert first["value"] == 0.25 and first["message"] == "below the lower bound"
+    assert first["threshold"] == {"valueThreshold": {"lowerBound": 0.4}}
+    assert missing["slice"] == "dataset"
