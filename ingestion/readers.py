@@ -235,7 +235,7 @@ def restrict_to_classes(rows, label_key: str, classes) -> list:
             value = row.label if label_key == "label" else three_class(row.label)
             if value not in allowed:
                 row = Reject(row.row, row.clip_id, "excluded_class",
-                             f"{label_key} {value!r} is not one of the pipeline's classes "
-                             f"{sorted(allowed)}")
+                             f"label {row.label!r} ({label_key} {value!r}) is not one of the "
+                             f"pipeline's classes {sorted(allowed)}")
         out.append(row)
     return out
