@@ -30,9 +30,14 @@ SPLITS = (TRAIN, EVAL)
 
 
 class IngestionReport(types.Artifact):
-    """rejects.jsonl, summary.json and split_assignment.json of one ingestion run."""
+    """rejects.jsonl and summary.json of one ingestion run.
 
-    TYPE_NAME = "MerIngestionReport"
+    The type name is '<module>.<Class>' and imports back to this class
+    (``mer_tfx.IngestionReport``): the Kubeflow v2 runner encodes custom types that
+    way and rebuilds the artifact from it inside the container.
+    """
+
+    TYPE_NAME = "mer_tfx.IngestionReport"
 
 
 class MerExampleGenSpec(types.ComponentSpec):
@@ -57,18 +62,21 @@ class MerExampleGenSpec(types.ComponentSpec):
     }
 
 
-def input_fingerprint(root: str, annotations: str | None) -> str:
+def input_fingerprint(root: str, annotations: str | None, read_local: bool = True) -> str:
     """sha256 over the annotation bytes and every file's relative path, size and mtime.
 
-    Remote data (gs://, s3://, compiled for Kubeflow) is not read at pipeline
-    construction: only its path is hashed, and the cache keys on that.
+    Data this machine does not see is not read at pipeline construction: remote
+    paths (gs://, s3://), and every path when ``read_local`` is False (a pipeline
+    compiled for Kubeflow, whose data sits on the cluster). Then only the paths are
+    hashed, and the cache keys on them.
     """
     digest = hashlib.sha256()
-    if annotations and "://" not in annotations:
+    local = read_local and "://" not in root
+    if annotations and local and "://" not in annotations:
         digest.update(fileio.read_bytes(annotations))
     elif annotations:
         digest.update(annotations.encode())
-    if "://" not in root and os.path.isdir(root):
+    if local and os.path.isdir(root):
         for folder, dirs, files in os.walk(root):
             dirs.sort()
             for name in sorted(files):
@@ -141,13 +149,14 @@ class MerExampleGen(base_beam_component.BaseBeamComponent):
     def __init__(self, dataset: str, root: str, annotations: str | None = None,
                  frame_size: int = 128, face_crop: bool = True,
                  eval_subjects: list[str] | None = None, eval_fraction: float = 0.25,
-                 split_seed: int = 0, label_key: str = "label", classes: list | None = None):
+                 split_seed: int = 0, label_key: str = "label", classes: list | None = None,
+                 fingerprint_local_data: bool = True):
         super().__init__(MerExampleGenSpec(
             dataset=dataset, root=root, annotations=annotations or "",
             frame_size=frame_size, face_crop=int(face_crop),
             eval_subjects=json.dumps(sorted(eval_subjects or [])),
             eval_fraction=eval_fraction, split_seed=split_seed, label_key=label_key,
             classes=json.dumps(list(classes or [])),
-            input_fingerprint=input_fingerprint(root, annotations),
+            input_fingerprint=input_fingerprint(root, annotations, fingerprint_local_data),
             examples=types.Channel(type=standard_artifacts.Examples),
             ingest_report=types.Channel(type=IngestionReport)))

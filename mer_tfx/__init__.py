@@ -16,3 +16,13 @@ import warnings
 # google-api-core warns on every import that Python 3.10 is past its support window;
 # TFX 1.16 only exists for 3.10 here, so the warning is noise for our users.
 warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.api_core\..*")
+
+
+def __getattr__(name):
+    # ``mer_tfx.IngestionReport`` is the artifact type name MerExampleGen's report
+    # carries in a compiled Kubeflow pipeline; resolve it lazily (TFX is heavy).
+    if name == "IngestionReport":
+        from mer_tfx.components.mer_example_gen import IngestionReport
+
+        return IngestionReport
+    raise AttributeError(f"module 'mer_tfx' has no attribute {name!r}")

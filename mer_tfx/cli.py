@@ -183,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(subparsers)
     _add_report(subparsers)
     _add_predict(subparsers)
+    from mer_tfx.kfp.cli import add_kfp_parser
+
+    add_kfp_parser(subparsers)
     return parser
 
 

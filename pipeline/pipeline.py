@@ -22,7 +22,14 @@ RUN_FN = "mer_tfx.trainer.task.run_fn"
 MODEL_NAME = "mer_model"
 
 
-def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH) -> list:
+def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH,
+                      fingerprint_local_data: bool = True) -> list:
+    """The components in run order.
+
+    ``schema_path`` is where ImportSchemaGen reads the schema when the pipeline runs
+    (the copy inside the container image on Kubeflow); ``fingerprint_local_data``
+    False when the data is not on this machine (compiling for a cluster).
+    """
     custom_config = settings.custom_config()
     TransformConfig.from_dict(custom_config)  # fail fast on a bad window/class setting
     example_gen = MerExampleGen(
@@ -30,7 +37,7 @@ def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH
         frame_size=settings.frame_size, face_crop=settings.face_crop,
         eval_subjects=settings.eval_subjects, eval_fraction=settings.eval_fraction,
         split_seed=settings.split_seed, label_key=settings.label_key,
-        classes=settings.class_names)
+        classes=settings.class_names, fingerprint_local_data=fingerprint_local_data)
     schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"])
@@ -63,13 +70,14 @@ def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH
 
 
 def create_pipeline(settings: PipelineSettings, metadata_connection_config=None,
-                    pipeline_root: str | None = None) -> tfx.dsl.Pipeline:
+                    pipeline_root: str | None = None, schema_path: str = SCHEMA_PATH,
+                    fingerprint_local_data: bool = True) -> tfx.dsl.Pipeline:
     from mer_tfx.ingestion.beam_job import default_beam_args
 
     return tfx.dsl.Pipeline(
         pipeline_name=settings.pipeline_name,
         pipeline_root=pipeline_root or settings.pipeline_root,
-        components=create_components(settings),
+        components=create_components(settings, schema_path, fingerprint_local_data),
         enable_cache=settings.enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=default_beam_args(settings.beam_args))
