@@ -137,7 +137,11 @@ def _run(args, beam_args):
 def _add_report(subparsers):
     parser = subparsers.add_parser(
         "report", help="HTML/PNG/JSON report of the latest Evaluator output (TFMA)")
-    parser.add_argument("--pipeline-root", required=True)
+    parser.add_argument("--pipeline-root", required=True,
+                        help="local <output>/pipeline_root, or a Kubeflow pipeline root "
+                             "(gs://...), where runs live under <pipeline name>/<run id>/")
+    parser.add_argument("--pipeline-name", default="mer-tfx",
+                        help="for a Kubeflow pipeline root")
     parser.add_argument("--out", required=True)
     parser.set_defaults(handler=_report)
 
@@ -145,7 +149,7 @@ def _add_report(subparsers):
 def _report(args, _extra):
     from mer_tfx.evaluation.report import write_report
 
-    result = write_report(args.pipeline_root, args.out)
+    result = write_report(args.pipeline_root, args.out, args.pipeline_name)
     print(json.dumps({"report": args.out, "blessed": result.get("blessed"),
                       "overall": result.get("overall")}, indent=2))
     return 0

@@ -148,7 +148,32 @@ def test_latest_run_with_output_and_nearest_blessing_are_used(pipeline_run, tmp_
     result = report_lib.write_report(str(root), str(tmp_path / "out"))
     assert result["evaluation_path"] == str(evaluation / str(run_id + 10))
     assert result["blessed"] is False
+    assert result["blessing_path"] == str(root / "Evaluator" / "blessing" / str(run_id + 5))
     assert "NOT BLESSED" in (tmp_path / "out" / "report.html").read_text()
+
+    # An older evaluation at or above that blessing id owns it: fall back on TFMA's
+    # validation result rather than report another run's blessing.
+    shutil.copytree(source, evaluation / str(run_id + 7))
+    result = report_lib.write_report(str(root), str(tmp_path / "out2"))
+    assert result["evaluation_path"] == str(evaluation / str(run_id + 10))
+    assert result["blessing_path"] is None
+    assert result["validation"]["ok"] is not None
+    assert result["blessed"] is result["validation"]["ok"]
+
+
+def test_kubeflow_layout_is_found_under_the_pipeline_name(pipeline_run, tmp_path):
+    """KFP v2 runs write <root>/<pipeline name>/<run id>/Evaluator/{evaluation,blessing}."""
+    source = _latest_tfma_folder(pipeline_run.pipeline_root)
+    evaluator = tmp_path / "root" / "mer-tfx" / "run-42" / "Evaluator"
+    shutil.copytree(source, evaluator / "evaluation")
+    (evaluator / "blessing").mkdir()
+    (evaluator / "blessing" / "BLESSED").write_text("")
+    result = report_lib.write_report(str(tmp_path / "root"), str(tmp_path / "out"))
+    assert result["evaluation_path"].endswith("run-42/Evaluator/evaluation")
+    assert result["blessed"] is True
+    with pytest.raises(UserError):
+        report_lib.write_report(str(tmp_path / "root"), str(tmp_path / "o2"),
+                                pipeline_name="other")
 
 
 # --- no pipeline run needed -------------------------------------------------------------------
