@@ -1,0 +1,102 @@
+"""One recorded video = neutral frames, one or more events, neutral frames.
+
+Layouts decide names and numbering; this module only decides what happens in
+which frame (frame *indices*, 0-based) and draws the frames.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from . import faces, motion
+
+NEUTRAL = motion.NEUTRAL_FRAMES
+
+
+@dataclasses.dataclass
+class Event:
+    label: str  # class name as the layout spells it (lower-case)
+    motion: str
+    amplitude: float  # peak displacement, reference px
+    onset: int  # frame indices within the video
+    apex: int
+    offset: int
+
+
+@dataclasses.dataclass
+class Video:
+    frames: object  # iterator of uint8 arrays (gray or BGR), drawn on demand
+    events: list
+    length: int
+
+
+# Independent random streams of one seed, told apart by their second number.
+# (Each kind has a fixed length: numpy ignores trailing zeros of a seed list.)
+_SUBJECT, _CLIP, _NAMES, _SHEET = 1, 2, 3, 4
+
+
+def subject_rng(seed: int, subject: int) -> np.random.Generator:
+    """Looks of one person."""
+    return np.random.default_rng([seed, _SUBJECT, subject])
+
+
+def clip_rng(seed: int, subject: int, clip: int) -> np.random.Generator:
+    """Everything inside one clip folder: depends on nothing but these numbers."""
+    return np.random.default_rng([seed, _CLIP, subject, clip])
+
+
+def names_rng(seed: int, subject: int) -> np.random.Generator:
+    """Folder names and the order of classes of one subject."""
+    return np.random.default_rng([seed, _NAMES, subject])
+
+
+def sheet_rng(seed: int, purpose: int) -> np.random.Generator:
+    """Dataset-wide choices: annotation quirks (0), fault bytes (1)."""
+    return np.random.default_rng([seed, _SHEET, purpose])
+
+
+def plan(rng, labels, fps: int, lead: bool = True):
+    """Events for ``labels`` in order, with neutral frames around and between them.
+
+    ``lead=False`` gives SMIC-style clips that hold only the event frames.
+    """
+    events, index = [], 0
+    for position, label in enumerate(labels):
+        if lead or position > 0:
+            index += int(rng.integers(NEUTRAL[0], NEUTRAL[1] + 1))
+        onset, apex, offset = motion.plan_event(rng, fps, index)
+        amplitude = float(rng.uniform(*motion.AMPLITUDE_PX))
+        events.append(Event(label, motion.CLASS_MOTION[label], amplitude, onset, apex, offset))
+        index = offset + 1
+    if lead:
+        index += int(rng.integers(NEUTRAL[0], NEUTRAL[1] + 1))
+    return events, index
+
+
+def render(subject: faces.Subject, rng, labels, fps: int, colour: bool,
+           lead: bool = True) -> Video:
+    """A video of ``subject`` acting out ``labels`` one after the other.
+
+    The frames are drawn lazily (one in memory at a time) from their own random
+    stream, so ``rng`` may be used for other things before they are consumed.
+    """
+    events, length = plan(rng, labels, fps, lead)
+    look = faces.sample_look(rng, subject)
+    frame_rng = np.random.default_rng(int(rng.integers(2**63)))
+    return Video(_frames(subject, look, events, length, colour, frame_rng), events, length)
+
+
+def _frames(subject, look, events, length, colour, rng):
+    renderer = faces.ClipRenderer(subject, look)
+    jitter = faces.Jitter(rng, subject.height)
+    for index in range(length):
+        deltas = {}
+        for event in events:
+            strength = motion.profile(index, event.onset, event.apex, event.offset)
+            if strength > 0:
+                for name, value in motion.deltas(event.motion,
+                                                 strength * event.amplitude).items():
+                    deltas[name] = deltas.get(name, 0.0) + value
+        gray = renderer.render(deltas, jitter.next(), rng)
+        yield faces.to_colour(gray, subject) if colour else gray
