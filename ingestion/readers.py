@@ -6,6 +6,8 @@ so a row is judged the same way whichever spreadsheet it came from.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import posixpath
 import re
@@ -97,76 +99,62 @@ def _int_like(value):
         return None
 
 
-def read_casme2(root, annotations):
-    """CASME II: Subject 1 -> folder sub01; apex '/' repaired to the midpoint."""
-    rows = read_table(annotations, ["Subject", "Filename", "OnsetFrame", "OffsetFrame"])
+@dataclasses.dataclass(frozen=True)
+class SheetFormat:
+    """Where one dataset's spreadsheet keeps each field, and how subjects name folders."""
+
+    dataset: str
+    subject_folder: str  # format for an integer subject id, e.g. "sub{:02d}"; "" = as written
+    clip: str
+    onset: str
+    apex: str
+    offset: str
+    label: str
+    action_units: str
+    below_clip: tuple = ()  # folders between the clip folder and the frames
+
+    @property
+    def required(self) -> list:
+        return ["Subject", self.clip, self.onset, self.offset]
+
+
+SHEETS = {
+    # CASME II: Subject 1 -> folder sub01; apex '/' repaired to the midpoint.
+    "casme2": SheetFormat("casme2", "sub{:02d}", "Filename", "OnsetFrame", "ApexFrame",
+                          "OffsetFrame", "Estimated Emotion", "Action Units"),
+    # SAMM: header on row 14, subject 6 or '006' -> folder 006, apex -1 repaired.
+    "samm": SheetFormat("samm", "{:03d}", "Filename", "Onset Frame", "Apex Frame",
+                        "Offset Frame", "Estimated Emotion", "Action Units"),
+    # CAS(ME)^3 part A: frames under <subject>/<clip>/color; clips may share one video.
+    "casme3": SheetFormat("casme3", "spNO.{}", "Filename", "Onset", "Apex", "Offset",
+                          "emotion", "AU", below_clip=("color",)),
+    # The documented generic format: subject,clip,onset,apex,offset,label[,fps,
+    # action_units,dataset]; frames in <root>/<subject>/<clip>/.
+    "csv": SheetFormat("csv", "", "clip", "onset", "apex", "offset", "label",
+                       "action_units"),
+}
+
+
+def _subject_folder(raw, template: str) -> str:
+    number = _int_like(raw)
+    if template and number is not None:
+        return template.format(number)
+    return str(raw) if raw is not None else ""
+
+
+def read_sheet(fmt: SheetFormat, root, annotations):
+    """Rows of a spreadsheet-annotated dataset as ClipSpec | Reject."""
     out = []
-    for number, rec in rows:
-        raw_subject = get(rec, "Subject")
-        n = _int_like(raw_subject)
-        subject = f"sub{n:02d}" if n is not None else (str(raw_subject) if raw_subject else "")
-        clip = get(rec, "Filename") or ""
+    for number, rec in read_table(annotations, fmt.required):
+        subject = _subject_folder(get(rec, "Subject"), fmt.subject_folder)
+        clip = str(get(rec, fmt.clip) or "")
+        fps = _int_like(get(rec, "fps"))
         out.append(make_clip(
-            row=number, dataset="casme2", subject=subject, clip=clip, root=root,
-            parts=[subject, clip], label=get(rec, "Estimated Emotion"),
-            onset=get(rec, "OnsetFrame"), apex=get(rec, "ApexFrame"),
-            offset=get(rec, "OffsetFrame"), fps=FPS["casme2"],
-            action_units=get(rec, "Action Units")))
-    return out
-
-
-def read_samm(root, annotations):
-    """SAMM: header on row 14, subject 6 or '006' -> folder 006, apex -1 repaired."""
-    rows = read_table(annotations, ["Subject", "Filename", "Onset Frame", "Offset Frame"])
-    out = []
-    for number, rec in rows:
-        raw_subject = get(rec, "Subject")
-        n = _int_like(raw_subject)
-        subject = f"{n:03d}" if n is not None else (str(raw_subject) if raw_subject else "")
-        clip = get(rec, "Filename") or ""
-        out.append(make_clip(
-            row=number, dataset="samm", subject=subject, clip=clip, root=root,
-            parts=[subject, clip], label=get(rec, "Estimated Emotion"),
-            onset=get(rec, "Onset Frame"), apex=get(rec, "Apex Frame"),
-            offset=get(rec, "Offset Frame"), fps=FPS["samm"],
-            action_units=get(rec, "Action Units")))
-    return out
-
-
-def read_casme3(root, annotations):
-    """CAS(ME)^3 part A: frames under <subject>/<clip>/color; clips may share a video."""
-    rows = read_table(annotations, ["Subject", "Filename", "Onset", "Offset"])
-    out = []
-    for number, rec in rows:
-        raw_subject = get(rec, "Subject")
-        n = _int_like(raw_subject)
-        subject = f"spNO.{n}" if n is not None else (str(raw_subject) if raw_subject else "")
-        clip = str(get(rec, "Filename") or "")
-        out.append(make_clip(
-            row=number, dataset="casme3", subject=subject, clip=clip, root=root,
-            parts=[subject, clip, "color"], label=get(rec, "emotion"),
-            onset=get(rec, "Onset"), apex=get(rec, "Apex"), offset=get(rec, "Offset"),
-            fps=FPS["casme3"], action_units=get(rec, "AU")))
-    return out
-
-
-def read_csv_generic(root, annotations):
-    """The documented generic format: subject,clip,onset,apex,offset,label[,fps,action_units].
-
-    Frames live in <root>/<subject>/<clip>/, numbered by the last integer in the name.
-    """
-    rows = read_table(annotations, ["subject", "clip", "onset", "offset", "label"])
-    out = []
-    for number, rec in rows:
-        subject = str(get(rec, "subject") or "")
-        clip = str(get(rec, "clip") or "")
-        fps = get(rec, "fps")
-        out.append(make_clip(
-            row=number, dataset=str(get(rec, "dataset") or "csv"), subject=subject, clip=clip,
-            root=root, parts=[subject, clip], label=get(rec, "label"),
-            onset=get(rec, "onset"), apex=get(rec, "apex"), offset=get(rec, "offset"),
-            fps=float(fps) if _int_like(fps) else FPS["csv"],
-            action_units=get(rec, "action_units")))
+            row=number, dataset=str(get(rec, "dataset") or fmt.dataset), subject=subject,
+            clip=clip, root=root, parts=[subject, clip, *fmt.below_clip],
+            label=get(rec, fmt.label), onset=get(rec, fmt.onset), apex=get(rec, fmt.apex),
+            offset=get(rec, fmt.offset), fps=float(fps) if fps else FPS[fmt.dataset],
+            action_units=get(rec, fmt.action_units)))
     return out
 
 
@@ -200,13 +188,8 @@ def read_smic(root, annotations=None):
     return out
 
 
-READERS = {
-    "casme2": read_casme2,
-    "samm": read_samm,
-    "smic": read_smic,
-    "casme3": read_casme3,
-    "csv": read_csv_generic,
-}
+READERS = {name: functools.partial(read_sheet, fmt) for name, fmt in SHEETS.items()}
+READERS["smic"] = read_smic
 
 
 def read_annotations(dataset: str, root: str, annotations: str | None):
