@@ -40,15 +40,20 @@ def _synth(args, _extra):
     return 0
 
 
+def _add_data_arguments(parser):
+    """The raw dataset a job reads: shared by ingest and run."""
+    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--root", required=True, help="dataset root folder (frame folders)")
+    parser.add_argument("--annotations", help="annotation .xlsx/.csv (optional for smic)")
+
+
 def _add_ingest(subparsers):
     parser = subparsers.add_parser(
         "ingest", help="Beam job: raw frame folders + annotations -> SequenceExample TFRecords",
         description="Unknown options are passed to Apache Beam, e.g. --runner=DataflowRunner "
                     "--project=P --region=R --temp_location=gs://B/tmp, or "
                     "--direct_num_workers=4. Default: DirectRunner, multi-process, all cores.")
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
-    parser.add_argument("--root", required=True, help="dataset root folder (frame folders)")
-    parser.add_argument("--annotations", help="annotation .xlsx/.csv (optional for smic)")
+    _add_data_arguments(parser)
     parser.add_argument("--out", required=True, help="output folder (records/, rejects.jsonl, "
                                                      "summary.json)")
     parser.add_argument("--size", type=int, default=128, help="output frame side in pixels")
@@ -75,9 +80,7 @@ def _add_run(subparsers):
         description="Artifacts go to OUTPUT/pipeline_root, metadata to OUTPUT/metadata.db, "
                     "blessed models to OUTPUT/serving_model/. Unknown options are passed to "
                     "Apache Beam. Re-running reuses cached components.")
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
-    parser.add_argument("--root", required=True, help="dataset root folder")
-    parser.add_argument("--annotations", help="annotation .xlsx/.csv (optional for smic)")
+    _add_data_arguments(parser)
     parser.add_argument("--output", required=True, help="output folder")
     parser.add_argument("--pipeline-name", default=defaults.pipeline_name)
     parser.add_argument("--label-key", default=defaults.label_key,
