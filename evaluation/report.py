@@ -40,7 +40,7 @@ import tensorflow_model_analysis as tfma
 from google.protobuf import json_format
 
 from mer_tfx.errors import UserError
-from mer_tfx.evaluation import plots
+from mer_tfx.evaluation import data_checks, plots
 from mer_tfx.evaluation.metrics import ARGMAX_THRESHOLD  # predicted class = argmax
 
 log = logging.getLogger(__name__)
@@ -455,6 +455,8 @@ def render_html(report: dict, images: dict) -> str:
         parts.append(f"<p>{_cell(confusion['outside_classes'], 0)} examples have a class id "
                      f"outside the class list and are not in the matrix.</p>")
 
+    parts.extend(_data_html(report))
+
     ordered = [f for f in HTML_SLICE_ORDER if f in report["slices"]]
     ordered += [f for f in report["slices"] if f not in ordered]
     for feature in ordered:
@@ -464,6 +466,32 @@ def render_html(report: dict, images: dict) -> str:
                      "<p>No slices for this feature in the evaluation data.</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _data_html(report: dict) -> list:
+    """Ingestion accounting and ExampleValidator anomalies, when the pipeline root has them."""
+    esc = html.escape
+    parts, summary, anomalies = [], report.get("ingestion"), report.get("anomalies")
+    if summary:
+        reasons = ", ".join(f"{esc(k)} {v}" for k, v in summary.get("rejected_by_reason",
+                                                                      {}).items()) or "none"
+        parts.append(f"<h2>Data</h2><p>{summary['rows']} annotation rows: "
+                     f"{summary['converted']} clips converted, {summary['rejected']} rejected "
+                     f"({reasons}), {summary['repaired']} repaired; see "
+                     f"<code>{esc(summary['path'])}/rejects.jsonl</code>.</p>")
+    if anomalies:
+        parts.append("<h2>Schema anomalies (ExampleValidator)</h2>")
+        for split, found in anomalies["splits"].items():
+            if not found:
+                parts.append(f"<p>{esc(split)}: no anomalies.</p>")
+                continue
+            parts.append(f"<p>{esc(split)}:</p><table><tr><th class=\"name\">feature</th>"
+                         "<th>severity</th><th class=\"name\">anomaly</th></tr>")
+            parts.extend(f'<tr><td class="name">{esc(a["feature"])}</td><td>'
+                         f'{esc(a["severity"])}</td><td class="name">{esc(a["short"])}: '
+                         f'{esc(a["description"])}</td></tr>' for a in found)
+            parts.append("</table>")
+    return parts
 
 
 # --- entry point -----------------------------------------------------------------------------
@@ -512,6 +540,8 @@ def write_report(pipeline_root: str, out_dir: str, pipeline_name: str = "mer-tfx
     """
     evaluation_path, blessed, blessing_path = locate_evaluation(pipeline_root, pipeline_name)
     report = build_report(evaluation_path)
+    report["ingestion"] = data_checks.ingestion_summary(pipeline_root)
+    report["anomalies"] = data_checks.schema_anomalies(pipeline_root)
     if blessed is None:
         blessed = report["validation"]["ok"]
         log.warning("no blessing artifact for %s; using TFMA's validation result (%s)",

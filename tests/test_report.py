@@ -240,3 +240,35 @@ def test_validation_failures_are_listed():
     assert first["value"] == 0.25 and first["message"] == "below the lower bound"
     assert first["threshold"] == {"valueThreshold": {"lowerBound": 0.4}}
     assert missing["slice"] == "dataset"
+
+
+def test_data_checks_read_ingestion_summary_and_anomalies(tmp_path):
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    from mer_tfx.evaluation import data_checks
+
+    root = tmp_path / "root"
+    report_dir = root / "MerExampleGen" / "ingest_report" / "7"
+    report_dir.mkdir(parents=True)
+    (report_dir / "summary.json").write_text(json.dumps(
+        {"rows": 5, "converted": 4, "rejected": 1, "repaired": 0,
+         "rejected_by_reason": {"missing_folder": 1}}))
+    for number, split in ((3, "train"), (9, "eval")):
+        folder = root / "ExampleValidator" / "anomalies" / str(number) / f"Split-{split}"
+        folder.mkdir(parents=True)
+        anomalies = anomalies_pb2.Anomalies()
+        if number == 9:
+            info = anomalies.anomaly_info["label"]
+            info.severity = anomalies_pb2.AnomalyInfo.ERROR
+            info.short_description = "Unexpected string values"
+            info.description = "Examples contain values missing from the schema: confused."
+        (folder / "SchemaDiff.pb").write_bytes(anomalies.SerializeToString())
+
+    summary = data_checks.ingestion_summary(str(root))
+    assert summary["converted"] == 4 and summary["path"].endswith("7")
+    found = data_checks.schema_anomalies(str(root))
+    assert found["path"].endswith("9")  # the newest ExampleValidator run
+    assert found["splits"] == {"eval": [{
+        "feature": "label", "severity": "ERROR", "short": "Unexpected string values",
+        "description": "Examples contain values missing from the schema: confused."}]}
+    assert data_checks.schema_anomalies(str(tmp_path / "nothing")) is None

@@ -1,0 +1,57 @@
+"""What the report says about the data: ingestion accounting and schema anomalies.
+
+Read from the newest MerExampleGen ``ingest_report`` (summary.json) and the newest
+ExampleValidator ``anomalies`` (one Anomalies proto per split) of a local pipeline
+root; None where that output is absent (e.g. a Kubeflow layout).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import tensorflow as tf
+from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+
+def _newest(folder: str) -> str | None:
+    if not tf.io.gfile.isdir(folder):
+        return None
+    ids = sorted(int(n.rstrip("/")) for n in tf.io.gfile.listdir(folder)
+                 if n.rstrip("/").isdigit())
+    return os.path.join(folder, str(ids[-1])) if ids else None
+
+
+def ingestion_summary(pipeline_root: str) -> dict | None:
+    folder = _newest(os.path.join(pipeline_root, "MerExampleGen", "ingest_report"))
+    path = folder and os.path.join(folder, "summary.json")
+    if not path or not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as handle:
+        return dict(json.load(handle), path=folder)
+
+
+def schema_anomalies(pipeline_root: str) -> dict | None:
+    """{"path", "splits": {split: [{"feature", "severity", "short", "description"}]}}."""
+    folder = _newest(os.path.join(pipeline_root, "ExampleValidator", "anomalies"))
+    if not folder:
+        return None
+    splits = {}
+    for name in sorted(tf.io.gfile.listdir(folder)):
+        name = name.rstrip("/")
+        path = os.path.join(folder, name, "SchemaDiff.pb")
+        if not name.startswith("Split-") or not tf.io.gfile.exists(path):
+            continue
+        anomalies = anomalies_pb2.Anomalies()
+        with tf.io.gfile.GFile(path, "rb") as handle:
+            anomalies.ParseFromString(handle.read())
+        found = [{"feature": feature,
+                  "severity": anomalies_pb2.AnomalyInfo.Severity.Name(info.severity),
+                  "short": info.short_description, "description": info.description}
+                 for feature, info in sorted(anomalies.anomaly_info.items())]
+        if anomalies.HasField("dataset_anomaly_info"):
+            info = anomalies.dataset_anomaly_info
+            found.append({"feature": "(dataset)",
+                          "severity": anomalies_pb2.AnomalyInfo.Severity.Name(info.severity),
+                          "short": info.short_description, "description": info.description})
+        splits[name[len("Split-"):]] = found
+    return {"path": folder, "splits": splits}
