@@ -161,6 +161,7 @@ def test_latest_run_with_output_and_nearest_blessing_are_used(pipeline_run, tmp_
     assert result["blessed"] is result["validation"]["ok"]
 
 
+@pytest.mark.slow
 def test_kubeflow_layout_is_found_under_the_pipeline_name(pipeline_run, tmp_path):
     """KFP v2 runs write <root>/<pipeline name>/<run id>/Evaluator/{evaluation,blessing}."""
     source = _latest_tfma_folder(pipeline_run.pipeline_root)
