@@ -24,6 +24,7 @@ setup(
     package_data={"mer_tfx.schemas": ["*.pbtxt"]},
     install_requires=[
         "tfx==1.16.0",
+        "kfp>=2.5,<2.6",  # the Kubeflow runner and client (tfx only lists it as an extra)
         "opencv-python-headless",
         "openpyxl",
         "dill",

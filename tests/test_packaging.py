@@ -44,3 +44,15 @@ def test_console_script_lists_the_subcommands():
     out = subprocess.run([script, "--help"], capture_output=True, text=True, check=True).stdout
     for command in ("synth", "ingest"):
         assert command in out
+
+
+def test_every_runtime_dependency_is_declared():
+    """What the code imports must come from setup.py, not from a hand install."""
+    import importlib.metadata
+
+    requires = importlib.metadata.requires("mer-tfx")
+    names = {r.split(";")[0].split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip()
+             for r in requires}
+    for needed in ("tfx", "kfp", "opencv-python-headless", "openpyxl", "dill", "matplotlib",
+                   "scikit-learn"):
+        assert needed in names, needed
