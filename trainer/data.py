@@ -49,7 +49,11 @@ def _in(subject, members):
 
 
 def split_train_validation(raw_dataset, tft_layer, validation_fraction: float, seed: int):
-    """(train, validation, validation_subjects): cached, unbatched (frames, label) datasets."""
+    """(train, validation, validation_subjects): unbatched (frames, label) datasets.
+
+    Both filter one in-memory cache of the transformed clips, so the PNG decoding and
+    the transform graph run once, whatever the number of epochs.
+    """
     subjects = subjects_of(raw_dataset)
     assignment = assign_subject_splits(subjects, eval_fraction=validation_fraction, seed=seed)
     validation_subjects = sorted(s for s, side in assignment.items() if side == EVAL)
@@ -58,7 +62,7 @@ def split_train_validation(raw_dataset, tft_layer, validation_fraction: float, s
     drop_subject = lambda frames, label, subject: (frames, label)  # noqa: E731
     train = clips.filter(lambda f, l, s: tf.logical_not(_in(s, members))).map(drop_subject)
     validation = clips.filter(lambda f, l, s: _in(s, members)).map(drop_subject)
-    return train.cache(), validation.cache(), validation_subjects
+    return train, validation, validation_subjects
 
 
 def label_counts(dataset) -> collections.Counter:
