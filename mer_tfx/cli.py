@@ -73,6 +73,7 @@ def _ingest(args, beam_args):
 
 def _add_run(subparsers):
     from mer_tfx.pipeline.configs import PipelineSettings
+    from mer_tfx.trainer.config import MODEL_NAMES
 
     defaults = PipelineSettings()
     parser = subparsers.add_parser(
@@ -87,7 +88,7 @@ def _add_run(subparsers):
                         choices=("label", "label_3class"))
     parser.add_argument("--classes", help="comma-separated class order (default per label key)")
     parser.add_argument("--model", default=defaults.model,
-                        choices=("motion_cnn_gru", "thesis_cnn_bilstm", "parallel_cnn_lstm"))
+                        choices=MODEL_NAMES)
     parser.add_argument("--steps", type=int, default=defaults.steps, help="frames per clip (T)")
     parser.add_argument("--image-size", type=int, default=defaults.image_size)
     parser.add_argument("--temporal-strategy", default=defaults.temporal_strategy,

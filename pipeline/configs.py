@@ -10,7 +10,8 @@ import dataclasses
 import json
 import os
 
-from mer_tfx.transform.config import DEFAULT_CLASSES
+from mer_tfx.trainer.config import TrainerConfig
+from mer_tfx.transform.config import DEFAULT_CLASSES, TransformConfig
 
 PIPELINE_NAME = "mer-tfx"
 
@@ -30,16 +31,16 @@ class PipelineSettings:
     # Transform + Trainer (TFX custom_config); see transform.config and trainer.config.
     label_key: str = "label"
     classes: list | None = None
-    steps: int = 16
-    image_size: int = 64
-    temporal_strategy: str = "resample"
-    motion_channel: bool = True
-    model: str = "motion_cnn_gru"
-    epochs: int = 40
-    batch_size: int = 16
-    patience: int = 8
-    validation_fraction: float = 0.25
-    seed: int = 0
+    steps: int = TransformConfig.steps
+    image_size: int = TransformConfig.image_size
+    temporal_strategy: str = TransformConfig.temporal_strategy
+    motion_channel: bool = TransformConfig.motion_channel
+    model: str = TrainerConfig.model
+    epochs: int = TrainerConfig.epochs
+    batch_size: int = TrainerConfig.batch_size
+    patience: int = TrainerConfig.patience
+    validation_fraction: float = TrainerConfig.validation_fraction
+    seed: int = TrainerConfig.seed
     uar_threshold: float = 0.4
     beam_args: list | None = None
     enable_cache: bool = True

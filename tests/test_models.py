@@ -39,13 +39,13 @@ def test_parallel_model_uses_sgd_with_momentum_at_its_reference_input():
 
 def test_default_model_is_far_smaller_than_the_thesis_model_on_the_same_input():
     shape = (16, 64, 64, 2)
-    small = build_model("motion_cnn_gru", shape, 5).count_params()
+    small = build_model("motion_cnn_tcn", shape, 5).count_params()
     thesis = build_model("thesis_cnn_bilstm", shape, 5).count_params()
     assert small * 50 < thesis
 
 
 def test_unknown_model_name_lists_the_choices():
-    with pytest.raises(ValueError, match="motion_cnn_gru"):
+    with pytest.raises(ValueError, match="motion_cnn_tcn"):
         build_model("resnet", (8, 32, 32, 1), 3)
 
 

@@ -4,17 +4,22 @@ from __future__ import annotations
 import dataclasses
 
 
+# Builders in trainer/models.py, listed here so option parsing need not load Keras.
+MODEL_NAMES = ("motion_cnn_tcn", "thesis_cnn_bilstm", "parallel_cnn_lstm")
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainerConfig:
-    model: str = "motion_cnn_gru"  # see trainer.models.BUILDERS
+    model: str = "motion_cnn_tcn"  # see trainer.models.BUILDERS
     epochs: int = 40
     batch_size: int = 16
     learning_rate: float | None = None  # None: the builder's own default
-    patience: int = 8  # early stopping on validation loss
+    patience: int = 15  # early stopping on validation loss (a few dozen clips: noisy)
     validation_fraction: float = 0.25  # of the *training* subjects
     seed: int = 0
     augment: bool = True
     class_weights: bool = True
+    deterministic: bool = True  # same data + seed -> same model (TF op determinism)
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "TrainerConfig":

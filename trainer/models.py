@@ -9,15 +9,18 @@ compiled Keras 2 (tf_keras) model ending in a softmax over the classes.
 - ``parallel_cnn_lstm``: the second reference: a spatial CNN branch (on the apex
   step) and a temporal LSTM branch (on flattened frames) fused before the head,
   SGD lr 0.01 momentum 0.9, at 48 x 48 frames and 48 steps.
-- ``motion_cnn_gru`` (default): a small CNN shared by all frames, kept spatial
+- ``motion_cnn_tcn`` (default): a small CNN shared by all frames, kept spatial
   (a coarse 8 x 8 map, because *where* the face moves is the class) and reading
-  the motion channel, then a bidirectional GRU over time. ~0.1% of the thesis
-  model's parameters.
+  the motion channel, then a temporal convolution and a max over time. ~53k
+  parameters: 1/120 of the thesis architecture on the same input, 1/1800 of it
+  at its published input.
 """
 from __future__ import annotations
 
 import tf_keras as keras
 from tf_keras import layers
+
+from .config import MODEL_NAMES
 
 REFERENCE_INPUTS = {
     "thesis_cnn_bilstm": (60, 224, 224, 1),
@@ -66,33 +69,39 @@ def parallel_cnn_lstm(input_shape, num_classes, learning_rate=None):
     return _compile(model, keras.optimizers.SGD(learning_rate or 0.01, momentum=0.9))
 
 
-def motion_cnn_gru(input_shape, num_classes, learning_rate=None):
+def motion_cnn_tcn(input_shape, num_classes, learning_rate=None):
     inputs = keras.Input(shape=input_shape, name="frames_xf")
-    x = inputs
-    for filters in (16, 32, 32):
-        x = layers.TimeDistributed(layers.Conv2D(filters, 3, padding="same", use_bias=False))(x)
-        x = layers.TimeDistributed(layers.BatchNormalization())(x)
-        x = layers.Activation("relu")(x)
-        x = layers.TimeDistributed(layers.MaxPooling2D(2))(x)
-    # Keep a coarse spatial map: the class is *where* the face moves.
+    # A small CNN shared by all frames; the strided first layer halves the resolution
+    # cheaply, and the map stays spatial (8 x 8 at 64 px): where the face moves is the class.
+    x = layers.TimeDistributed(layers.Conv2D(16, 3, strides=2, padding="same",
+                                             activation="relu"))(inputs)
+    x = layers.TimeDistributed(layers.Conv2D(16, 3, padding="same", activation="relu"))(x)
+    x = layers.TimeDistributed(layers.MaxPooling2D(2))(x)
+    x = layers.TimeDistributed(layers.Conv2D(32, 3, padding="same", activation="relu"))(x)
+    x = layers.TimeDistributed(layers.MaxPooling2D(2))(x)
     grid = max(1, input_shape[1] // 8)
     if grid > 8:
         x = layers.TimeDistributed(layers.AveragePooling2D(grid // 8))(x)
     x = layers.TimeDistributed(layers.Conv2D(8, 1, activation="relu"))(x)
     x = layers.TimeDistributed(layers.Flatten())(x)
     x = layers.TimeDistributed(layers.Dense(64, activation="relu"))(x)
-    x = layers.Bidirectional(layers.GRU(32))(x)
+    # Temporal convolution + max over time: the event's peak, wherever it falls.
+    x = layers.Conv1D(64, 3, padding="same", activation="relu")(x)
+    x = layers.GlobalMaxPooling1D()(x)
     x = layers.Dropout(0.3)(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
-    model = keras.Model(inputs, outputs, name="motion_cnn_gru")
-    return _compile(model, keras.optimizers.Adam(learning_rate or 2e-3))
+    model = keras.Model(inputs, outputs, name="motion_cnn_tcn")
+    return _compile(model, keras.optimizers.Adam(learning_rate or 1e-3))
 
 
 BUILDERS = {
     "thesis_cnn_bilstm": thesis_cnn_bilstm,
     "parallel_cnn_lstm": parallel_cnn_lstm,
-    "motion_cnn_gru": motion_cnn_gru,
+    "motion_cnn_tcn": motion_cnn_tcn,
 }
+
+
+assert set(BUILDERS) == set(MODEL_NAMES), "trainer.config.MODEL_NAMES is out of date"
 
 
 def build_model(name: str, input_shape, num_classes: int, learning_rate=None):
