@@ -19,7 +19,7 @@ class TrainerConfig:
     seed: int = 0
     augment: bool = True
     class_weights: bool = True
-    deterministic: bool = True  # same data + seed -> same model (TF op determinism)
+    deterministic: bool = True  # same transform output + seed -> same model (TF op determinism)
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "TrainerConfig":
