@@ -7,23 +7,16 @@ root; None where that output is absent (e.g. a Kubeflow layout).
 from __future__ import annotations
 
 import json
-import os
 
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
-
-def _newest(folder: str) -> str | None:
-    if not tf.io.gfile.isdir(folder):
-        return None
-    ids = sorted(int(n.rstrip("/")) for n in tf.io.gfile.listdir(folder)
-                 if n.rstrip("/").isdigit())
-    return os.path.join(folder, str(ids[-1])) if ids else None
+from .layout import join, newest
 
 
 def ingestion_summary(pipeline_root: str) -> dict | None:
-    folder = _newest(os.path.join(pipeline_root, "MerExampleGen", "ingest_report"))
-    path = folder and os.path.join(folder, "summary.json")
+    folder = newest(join(pipeline_root, "MerExampleGen", "ingest_report"))
+    path = folder and join(folder, "summary.json")
     if not path or not tf.io.gfile.exists(path):
         return None
     with tf.io.gfile.GFile(path) as handle:
@@ -32,13 +25,13 @@ def ingestion_summary(pipeline_root: str) -> dict | None:
 
 def schema_anomalies(pipeline_root: str) -> dict | None:
     """{"path", "splits": {split: [{"feature", "severity", "short", "description"}]}}."""
-    folder = _newest(os.path.join(pipeline_root, "ExampleValidator", "anomalies"))
+    folder = newest(join(pipeline_root, "ExampleValidator", "anomalies"))
     if not folder:
         return None
     splits = {}
     for name in sorted(tf.io.gfile.listdir(folder)):
         name = name.rstrip("/")
-        path = os.path.join(folder, name, "SchemaDiff.pb")
+        path = join(folder, name, "SchemaDiff.pb")
         if not name.startswith("Split-") or not tf.io.gfile.exists(path):
             continue
         anomalies = anomalies_pb2.Anomalies()

@@ -31,8 +31,6 @@ import html
 import json
 import logging
 import math
-import os
-import posixpath
 import re
 
 import tensorflow as tf
@@ -40,7 +38,7 @@ import tensorflow_model_analysis as tfma
 from google.protobuf import json_format
 
 from mer_tfx.errors import UserError
-from mer_tfx.evaluation import data_checks, plots
+from mer_tfx.evaluation import data_checks, layout, plots
 from mer_tfx.evaluation.metrics import ARGMAX_THRESHOLD  # predicted class = argmax
 
 log = logging.getLogger(__name__)
@@ -62,21 +60,8 @@ REPORT_HTML = "report.html"
 
 # --- locating the Evaluator output -------------------------------------------------------
 
-def _join(*parts: str) -> str:
-    # gs:// and other URLs need "/" whatever the local OS separator is.
-    return posixpath.join(*parts) if "://" in parts[0] else os.path.join(*parts)
-
-
-def _numbered_folders(path: str) -> list:
-    """(execution id, path) for each numeric sub-folder, ascending by id."""
-    if not tf.io.gfile.isdir(path):
-        return []
-    found = []
-    for name in tf.io.gfile.listdir(path):
-        name = name.rstrip("/")
-        if name.isdigit() and tf.io.gfile.isdir(_join(path, name)):
-            found.append((int(name), _join(path, name)))
-    return sorted(found)
+_join = layout.join
+_numbered_folders = layout.numbered_folders
 
 
 def _has_tfma_output(path: str) -> bool:
