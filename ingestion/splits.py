@@ -14,8 +14,10 @@ from mer_tfx.errors import UserError
 TRAIN, EVAL = "train", "eval"
 
 
-def _order_key(seed: int, subject: str) -> str:
-    return hashlib.sha256(f"{seed}:{subject}".encode("utf-8")).hexdigest()
+def seeded_order(subjects, seed: int) -> list:
+    """The subjects in a fixed pseudo-random order that depends only on the seed."""
+    return sorted(set(subjects),
+                  key=lambda s: hashlib.sha256(f"{seed}:{s}".encode("utf-8")).hexdigest())
 
 
 def assign_subject_splits(subjects, eval_subjects=None, eval_fraction: float = 0.25,
@@ -35,5 +37,5 @@ def assign_subject_splits(subjects, eval_subjects=None, eval_fraction: float = 0
         if not 0 < eval_fraction < 1:
             raise UserError(f"eval fraction must be between 0 and 1, got {eval_fraction}")
         count = min(len(unique) - 1, max(1, round(len(unique) * eval_fraction)))
-        chosen = set(sorted(unique, key=lambda s: _order_key(seed, s))[:count])
+        chosen = set(seeded_order(unique, seed)[:count])
     return {s: (EVAL if s in chosen else TRAIN) for s in unique}

@@ -72,15 +72,34 @@ def _ingest(args, beam_args):
 
 
 def _add_run(subparsers):
-    from mer_tfx.pipeline.configs import PipelineSettings
-    from mer_tfx.trainer.config import MODEL_NAMES
-
-    defaults = PipelineSettings()
     parser = subparsers.add_parser(
         "run", help="run the whole TFX pipeline locally (LocalDagRunner)",
         description="Artifacts go to OUTPUT/pipeline_root, metadata to OUTPUT/metadata.db, "
                     "blessed models to OUTPUT/serving_model/. Unknown options are passed to "
                     "Apache Beam. Re-running reuses cached components.")
+    _add_pipeline_arguments(parser)
+    parser.set_defaults(handler=_run, accepts_beam_args=True)
+
+
+def _add_cv(subparsers):
+    parser = subparsers.add_parser(
+        "cv", help="subject-independent cross-validation (LOSO), metrics pooled over folds",
+        description="One full local pipeline run per fold in OUTPUT/fold-NN/, each holding "
+                    "out its subjects; pooled per-class figures from the summed TFMA "
+                    "confusion matrices in OUTPUT/cross_validation.json, "
+                    "cv_confusion_matrix.png and cv_per_class.png.")
+    _add_pipeline_arguments(parser)
+    parser.add_argument("--folds", type=int, default=0,
+                        help="0: leave one subject out (default); K: K subject groups")
+    parser.set_defaults(handler=_cv, accepts_beam_args=True)
+
+
+def _add_pipeline_arguments(parser):
+    """Dataset, output and every pipeline setting: shared by run and cv."""
+    from mer_tfx.pipeline.configs import PipelineSettings
+    from mer_tfx.trainer.config import MODEL_NAMES
+
+    defaults = PipelineSettings()
     _add_data_arguments(parser)
     parser.add_argument("--output", required=True, help="output folder")
     parser.add_argument("--pipeline-name", default=defaults.pipeline_name)
@@ -110,18 +129,16 @@ def _add_run(subparsers):
     parser.add_argument("--no-face-crop", dest="face_crop", action="store_false")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--no-cache", dest="enable_cache", action="store_false")
-    parser.set_defaults(handler=_run, accepts_beam_args=True)
 
 
 def _split(value):
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-def _run(args, beam_args):
+def _settings(args, beam_args):
     from mer_tfx.pipeline.configs import PipelineSettings
-    from mer_tfx.pipeline.local_runner import run
 
-    settings = PipelineSettings(
+    return PipelineSettings(
         dataset=args.dataset, data_root=args.root, annotations=args.annotations,
         output=args.output, pipeline_name=args.pipeline_name, frame_size=args.frame_size,
         face_crop=args.face_crop, eval_subjects=_split(args.eval_subjects),
@@ -131,10 +148,27 @@ def _run(args, beam_args):
         model=args.model, epochs=args.epochs, batch_size=args.batch_size,
         patience=args.patience, validation_fraction=args.validation_fraction, seed=args.seed,
         uar_threshold=args.uar_threshold, beam_args=beam_args, enable_cache=args.enable_cache)
+
+
+def _run(args, beam_args):
+    from mer_tfx.pipeline.local_runner import run
+
+    settings = _settings(args, beam_args)
     run(settings)
     print(json.dumps({"pipeline_root": settings.pipeline_root,
                       "metadata": settings.metadata_path,
                       "serving_model": settings.serving_dir}, indent=2))
+    return 0
+
+
+def _cv(args, beam_args):
+    from mer_tfx.pipeline.cross_validation import SUMMARY_JSON, run_cross_validation
+
+    settings = _settings(args, beam_args)
+    summary = run_cross_validation(settings, args.folds)
+    print(json.dumps({"protocol": summary["protocol"], "folds": len(summary["folds"]),
+                      "pooled": summary["pooled"]["overall"],
+                      "summary": f"{settings.output}/{SUMMARY_JSON}"}, indent=2))
     return 0
 
 
@@ -189,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_synth(subparsers)
     _add_ingest(subparsers)
     _add_run(subparsers)
+    _add_cv(subparsers)
     _add_report(subparsers)
     _add_predict(subparsers)
     from mer_tfx.kfp.cli import add_kfp_parser
