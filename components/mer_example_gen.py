@@ -22,7 +22,8 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from mer_tfx.ingestion import fileio
-from mer_tfx.ingestion.beam_job import ConvertClips, IngestionError, Summarize, split_rows
+from mer_tfx.ingestion.beam_job import (ConvertClips, IngestionError, Summarize, read_summary,
+                                        split_rows)
 from mer_tfx.ingestion.readers import read_annotations, restrict_to_classes
 from mer_tfx.ingestion.splits import EVAL, TRAIN, assign_subject_splits
 
@@ -132,8 +133,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE)
         examples.span = 0
-        with open(os.path.join(report.uri, "summary.json")) as handle:
-            summary = json.load(handle)
+        summary = read_summary(report.uri)  # report.uri may be gs:// on Kubeflow
         if summary["converted"] == 0:
             raise IngestionError(f"no clip could be converted; see {report.uri}/rejects.jsonl")
         report.set_int_custom_property("converted", summary["converted"])

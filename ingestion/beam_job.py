@@ -139,6 +139,11 @@ class Summarize(beam.PTransform):
         return summary
 
 
+def read_summary(out_dir: str) -> dict:
+    """summary.json of a finished job (local or gs:// folder)."""
+    return json.loads(fileio.read_bytes(fileio.join(out_dir, "summary.json")))
+
+
 def default_beam_args(beam_args: list[str] | None) -> list[str]:
     """Multi-process DirectRunner on all cores unless the caller chose a runner."""
     args = list(beam_args or [])
@@ -193,9 +198,7 @@ def run_ingest(dataset: str, root: str, annotations: str | None, out_dir: str,
         _ = (converted, all_rejects) | "Summarize" >> Summarize(
             out_dir, len(rows), face_crop,
             extra={"dataset": dataset, "size": size, "face_crop": face_crop})
-    with open(os.path.join(out_dir, "summary.json")) if "://" not in out_dir else \
-            beam.io.filesystems.FileSystems.open(fileio.join(out_dir, "summary.json")) as handle:
-        summary = json.loads(handle.read())
+    summary = read_summary(out_dir)
     if summary["converted"] == 0:
         raise IngestionError(
             f"no clip of {annotations or root} could be converted: {summary['rejected']} rows "
