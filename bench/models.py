@@ -29,6 +29,7 @@ import tensorflow_transform as tft
 from sklearn.metrics import f1_score, recall_score
 from tfx_bsl.public import tfxio
 
+from mer_tfx.evaluation.layout import newest
 from mer_tfx.pipeline.configs import PipelineSettings
 from mer_tfx.pipeline.local_runner import run
 from mer_tfx.schemas import load_schema
@@ -42,8 +43,7 @@ from mer_tfx.transform.config import TransformConfig
 
 
 def latest(root, component, output):
-    return sorted(glob.glob(os.path.join(root, component, output, "*")),
-                  key=lambda p: int(os.path.basename(p)))[-1]
+    return newest(os.path.join(root, component, output))
 
 
 def raw_split(examples_dir, split, schema):

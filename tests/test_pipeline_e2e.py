@@ -13,16 +13,17 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support, recall_score
 
+from mer_tfx.evaluation.layout import newest
+
 pytestmark = pytest.mark.slow
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def latest(pipeline_root, component, output):
-    found = sorted(glob.glob(os.path.join(pipeline_root, component, output, "*")),
-                   key=lambda p: int(os.path.basename(p)))
+    found = newest(os.path.join(pipeline_root, component, output))
     assert found, f"{component}.{output} produced nothing"
-    return found[-1]
+    return found
 
 
 def split_records(pipeline_root, split):
