@@ -27,7 +27,7 @@ demo: install
 	$(BIN)/mer-tfx ingest --dataset casme2 --root $(DEMO)/data/CASME2_RAW_selected --annotations $(DEMO)/data/CASME2-coding-20140508.xlsx --out $(DEMO)/ingest
 	$(BIN)/mer-tfx run --dataset casme2 --root $(DEMO)/data/CASME2_RAW_selected --annotations $(DEMO)/data/CASME2-coding-20140508.xlsx --output $(DEMO) --epochs $(DEMO_EPOCHS)
 	$(BIN)/mer-tfx report --pipeline-root $(DEMO)/pipeline_root --out $(DEMO)/report
-	$(BIN)/mer-tfx predict --model $(DEMO)/serving_model/mer_model --frames $(DEMO)/data/CASME2_RAW_selected/sub01/$$(ls $(DEMO)/data/CASME2_RAW_selected/sub01 | head -1)
+	$(BIN)/mer-tfx predict --model $(DEMO)/serving_model/mer_model --pipeline-root $(DEMO)/pipeline_root --frames $(DEMO)/data/CASME2_RAW_selected/sub01/$$(ls $(DEMO)/data/CASME2_RAW_selected/sub01 | head -1)
 	@echo "Report: $(DEMO)/report/report.html"
 
 test: install

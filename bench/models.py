@@ -102,11 +102,10 @@ def main(argv=None):
         .transform_features_layer()
     examples = latest(root, "MerExampleGen", "examples")
     train, validation, _ = data.split_train_validation(
-        raw_split(examples, "train", schema), tft_layer, settings.validation_fraction,
-        settings.seed)
-    evaluation = data.transformed_clips(raw_split(examples, "eval", schema), tft_layer) \
-        .map(lambda frames, label, subject: (frames, label)).cache()
-    truth = np.array([int(label) for _, label in evaluation.as_numpy_iterator()])
+        data.load_clips(raw_split(examples, "train", schema), tft_layer),
+        settings.validation_fraction, settings.seed)
+    evaluation = data.load_clips(raw_split(examples, "eval", schema), tft_layer)
+    truth = evaluation.labels
     records = [r.numpy() for r in tf.data.TFRecordDataset(
         glob.glob(os.path.join(examples, "Split-eval", "*.gz")), compression_type="GZIP")]
 
@@ -117,11 +116,11 @@ def main(argv=None):
         for seed in range(args.seeds):
             config = dataclasses.replace(base_config, model=name, seed=seed)
             model, summary = fit_model(config, transform_config, train, validation)
-            predicted = model.predict(evaluation.batch(32), verbose=0).argmax(axis=1)
+            predicted = model.predict(evaluation.frames, batch_size=32, verbose=0).argmax(axis=1)
             scores.append((f1_score(truth, predicted, average="macro"),
                            recall_score(truth, predicted, average="macro")))
             speed.append(summary["train_clips_per_second"])
-            epochs.append(summary["epochs_run"])
+            epochs.append(summary["kept_epoch"])
             if seed == 0:
                 p50, p95 = serving_latency(model, tft_layer, schema, transform_config, records,
                                            args.latency_repeats)
@@ -135,7 +134,7 @@ def main(argv=None):
         rows.append({"model": name, "parameters": parameters,
                      "parameters_at_reference_input": reference,
                      "train_clips_per_s": round(statistics.mean(speed), 1),
-                     "epochs_run": epochs, "serving_ms_p50": round(p50, 1),
+                     "kept_epochs": epochs, "serving_ms_p50": round(p50, 1),
                      "serving_ms_p95": round(p95, 1),
                      "uf1": [round(u, 3) for u, _ in scores],
                      "uar": [round(a, 3) for _, a in scores]})

@@ -113,7 +113,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         with self._make_beam_pipeline() as pipeline:
             converted, late_rejects = (
                 pipeline | "ClipSpecs" >> beam.Create(specs)
-                | "ConvertClips" >> ConvertClips(exec_properties["frame_size"], face_crop))
+                | "ConvertClips" >> ConvertClips(exec_properties["frame_size"], face_crop,
+                                                 len(specs)))
             by_split = converted | "BySubject" >> beam.Partition(
                 lambda c, _n: SPLITS.index(assignment[c.spec.subject]), len(SPLITS))
             for split, clips in zip(SPLITS, by_split):

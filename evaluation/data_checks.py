@@ -1,8 +1,9 @@
 """What the report says about the data: ingestion accounting and schema anomalies.
 
-Read from the newest MerExampleGen ``ingest_report`` (summary.json) and the newest
-ExampleValidator ``anomalies`` (one Anomalies proto per split) of a local pipeline
-root; None where that output is absent (e.g. a Kubeflow layout).
+Read from the newest MerExampleGen ``ingest_report`` (summary.json), the newest
+ExampleValidator ``anomalies`` (one Anomalies proto per split) and the newest
+Trainer ``model_run`` (training_summary.json) of a local pipeline root; None where
+that output is absent (e.g. a Kubeflow layout).
 """
 from __future__ import annotations
 
@@ -21,6 +22,16 @@ def ingestion_summary(pipeline_root: str) -> dict | None:
         return None
     with tf.io.gfile.GFile(path) as handle:
         return dict(json.load(handle), path=folder)
+
+
+def training_summary(pipeline_root: str) -> dict | None:
+    """The newest Trainer's training_summary.json (kept epoch, how it was selected)."""
+    folder = newest(join(pipeline_root, "Trainer", "model_run"))
+    path = folder and join(folder, "training_summary.json")
+    if not path or not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as handle:
+        return json.load(handle)
 
 
 def schema_anomalies(pipeline_root: str) -> dict | None:

@@ -1,7 +1,13 @@
-"""The TFMA EvalConfig: slices, argmax per-class metrics and the UAR blessing threshold.
+"""The TFMA EvalConfig: slices, argmax per-class metrics and the release gates.
+
+Release gates (what blesses a model, and so what the Pusher pushes) are value
+thresholds checked on the **overall slice only**: TFMA checks a plain
+``MetricConfig.threshold`` on every slice, so a UAR bar would also gate each
+``label:x`` slice (where "UAR" is that class's recall) and each subject slice of
+two or three clips. Per-slice figures are reported, never gated.
 
 No baseline model: self-hosted Kubeflow cannot run the Resolver that would fetch
-one, so blessing is an absolute bar on UAR (and the same config runs locally).
+one, so the gates are absolute bars (and the same config runs locally).
 """
 from __future__ import annotations
 
@@ -13,18 +19,38 @@ from mer_tfx.transform.preprocessing import LABEL_KEY
 
 METRICS_MODULE = "mer_tfx.evaluation.metrics"
 SLICE_FEATURES = ("label", "subject", "dataset")
+OVERALL = "Overall"
 
 
-def _custom(class_name: str, threshold=None, **config):
+def release_gates(uar_threshold: float, min_class_recall: float | None = None) -> dict:
+    """metric name -> lower bound on the overall slice."""
+    gates = {"uar": float(uar_threshold)}
+    if min_class_recall is not None:
+        gates["min_class_recall"] = float(min_class_recall)
+    return gates
+
+
+def _overall_gate(bar: float):
+    threshold = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+        lower_bound={"value": bar}))
+    return [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
+                                         threshold=threshold)]
+
+
+def _custom(class_name: str, gate: float | None = None, **config):
     return tfma.MetricConfig(class_name=class_name, module=METRICS_MODULE,
-                             config=json.dumps(config), threshold=threshold)
+                             config=json.dumps(config),
+                             per_slice_thresholds=_overall_gate(gate) if gate is not None else [])
 
 
-def build_eval_config(class_names, uar_threshold: float, label_feature: str = "label"):
+def build_eval_config(class_names, uar_threshold: float, label_feature: str = "label",
+                      min_class_recall: float | None = None):
     class_names = list(class_names)
-    blessing = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
-        lower_bound={"value": uar_threshold}))
+    gates = release_gates(uar_threshold, min_class_recall)
     slice_features = list(dict.fromkeys(list(SLICE_FEATURES) + [label_feature]))
+    summaries = [_custom("ArgmaxSummary", gates.get(statistic), statistic=statistic,
+                         num_classes=len(class_names), name=statistic)
+                 for statistic in ("uar", "uf1", "accuracy", "min_class_recall")]
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(
             signature_name="serving_default", label_key=LABEL_KEY,
@@ -36,10 +62,34 @@ def build_eval_config(class_names, uar_threshold: float, label_feature: str = "l
             tfma.MetricConfig(class_name="ExampleCount"),
             tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot",
                               config=json.dumps({"thresholds": [0.0]})),
-            _custom("ArgmaxSummary", threshold=blessing, statistic="uar",
-                    num_classes=len(class_names), name="uar"),
-            _custom("ArgmaxSummary", statistic="uf1", num_classes=len(class_names), name="uf1"),
-            _custom("ArgmaxSummary", statistic="accuracy", num_classes=len(class_names),
-                    name="accuracy"),
+            *summaries,
             _custom("ArgmaxPerClass", class_names=class_names),
         ])])
+
+
+def _slice_name(spec) -> str:
+    named = list(spec.feature_keys) + [f"{k}:{v}" for k, v in spec.feature_values.items()]
+    return ", ".join(named) or OVERALL
+
+
+def gates_of(eval_config) -> list:
+    """[{"metric", "slice", "bar"}] for every value threshold in an EvalConfig.
+
+    Reads any config (also older runs whose plain thresholds applied to every slice),
+    so a report states exactly what gated the model it reports on.
+    """
+    gates = []
+    for spec in eval_config.metrics_specs:
+        for metric in spec.metrics:
+            name = json.loads(metric.config).get("name") if metric.config else None
+            name = name or metric.class_name
+            if metric.HasField("threshold") and metric.threshold.HasField("value_threshold"):
+                gates.append({"metric": name, "slice": "every slice",
+                              "bar": metric.threshold.value_threshold.lower_bound.value})
+            for per_slice in metric.per_slice_thresholds:
+                if not per_slice.threshold.HasField("value_threshold"):
+                    continue
+                for slicing in per_slice.slicing_specs:
+                    gates.append({"metric": name, "slice": _slice_name(slicing),
+                                  "bar": per_slice.threshold.value_threshold.lower_bound.value})
+    return gates

@@ -31,3 +31,10 @@ def newest(path: str) -> str | None:
     """The highest-numbered execution folder under ``path``, or None."""
     found = numbered_folders(path)
     return found[-1][1] if found else None
+
+
+def newest_trained_model(pipeline_root: str) -> str | None:
+    """The newest Trainer's serving SavedModel (pushed or not), or None."""
+    folder = newest(join(pipeline_root, "Trainer", "model"))
+    model = folder and join(folder, "Format-Serving")
+    return model if model and tf.io.gfile.exists(join(model, "saved_model.pb")) else None

@@ -15,8 +15,9 @@ import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.metrics import multi_class_confusion_matrix_metrics as mccm
 
+from .scores import STATISTICS, per_class_scores, summary_statistic  # noqa: F401
+
 ARGMAX_THRESHOLD = 0.0
-STATISTICS = ("uar", "uf1", "accuracy")
 
 
 def confusion_from_matrices(matrices, num_classes: int) -> np.ndarray:
@@ -26,32 +27,6 @@ def confusion_from_matrices(matrices, num_classes: int) -> np.ndarray:
         if 0 <= entry.actual_class_id < num_classes and 0 <= entry.predicted_class_id < num_classes:
             confusion[entry.actual_class_id, entry.predicted_class_id] += count
     return confusion
-
-
-def per_class_scores(confusion: np.ndarray):
-    """(precision, recall, f1, support) arrays from a confusion matrix."""
-    true_positive = np.diag(confusion)
-    support = confusion.sum(axis=1)
-    predicted = confusion.sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(predicted > 0, true_positive / predicted, 0.0)
-        recall = np.where(support > 0, true_positive / support, 0.0)
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-    return precision, recall, f1, support
-
-
-def summary_statistic(confusion: np.ndarray, statistic: str) -> float:
-    precision, recall, f1, support = per_class_scores(confusion)
-    present = support > 0
-    if not present.any():
-        return float("nan")
-    if statistic == "uar":
-        return float(recall[present].mean())
-    if statistic == "uf1":
-        return float(f1[present].mean())
-    if statistic == "accuracy":
-        return float(np.trace(confusion) / confusion.sum())
-    raise ValueError(f"statistic must be one of {STATISTICS}")
 
 
 def _matrices_computations(eval_config, model_name, output_name, example_weighted):

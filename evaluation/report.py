@@ -39,12 +39,15 @@ from google.protobuf import json_format
 
 from mer_tfx.errors import UserError
 from mer_tfx.evaluation import data_checks, layout, plots
+from mer_tfx.evaluation.eval_config import OVERALL, gates_of
 from mer_tfx.evaluation.metrics import ARGMAX_THRESHOLD  # predicted class = argmax
 
 log = logging.getLogger(__name__)
 
 EVALUATOR = "Evaluator"
 SUMMARY_METRICS = ("uar", "uf1", "accuracy", "example_count")
+# Reported when present (runs made before it existed lack it).
+OPTIONAL_SUMMARY_METRICS = ("min_class_recall",)
 PER_CLASS_KINDS = ("precision", "recall", "f1", "support")
 # Always present in metrics.json (eval_config.SLICE_FEATURES); any further single-feature
 # slice in the EvalConfig (the pipeline's label key) is added after them.
@@ -274,7 +277,28 @@ def _load_validation(path: str) -> dict:
 # --- building the report dict --------------------------------------------------------------
 
 def _summary(metrics: dict) -> dict:
-    return {name: metric_number(metrics.get(name)) for name in SUMMARY_METRICS}
+    summary = {name: metric_number(metrics.get(name)) for name in SUMMARY_METRICS}
+    summary.update({name: metric_number(metrics[name]) for name in OPTIONAL_SUMMARY_METRICS
+                    if name in metrics})
+    return summary
+
+
+def gate_results(config, overall_metrics: dict, validation: dict) -> list:
+    """Every release gate of the EvalConfig with its value, bar and pass/fail.
+
+    An overall-slice gate is judged on the overall value; a gate on every slice (runs
+    made before gates were scoped) fails if TFMA's validation reports a failure of it.
+    """
+    results = []
+    for gate in gates_of(config) if config is not None else []:
+        if gate["slice"] == OVERALL:
+            value = metric_number(overall_metrics.get(gate["metric"]))
+            passed = value is not None and value >= gate["bar"]
+        else:
+            value = None
+            passed = not any(f["metric"] == gate["metric"] for f in validation["failures"])
+        results.append({**gate, "value": value, "passed": passed})
+    return results
 
 
 def build_report(evaluation_path: str) -> dict:
@@ -319,15 +343,17 @@ def build_report(evaluation_path: str) -> dict:
         rows.sort(key=lambda row: (class_rank.get(row["value"], len(class_rank)),
                                    _natural_key(row["value"])))
 
+    validation = _load_validation(evaluation_path)
     return {
         "evaluation_path": evaluation_path,
         "model_location": result.model_location or None,
         "class_names": class_names,
         "overall": _summary(overall_metrics),
+        "gates": gate_results(result.config, overall_metrics, validation),
         "per_class": per_class,
         "slices": slices,
         "confusion_matrix": confusion,
-        "validation": _load_validation(evaluation_path),
+        "validation": validation,
     }
 
 
@@ -393,6 +419,7 @@ def render_html(report: dict, images: dict) -> str:
         _summary_table([{"value": "Overall", **overall}], "slice"),
     ]
 
+    parts.extend(_gates_html(report))
     validation = report["validation"]
     ok = validation["ok"]
     parts.append("<h2>Validation</h2><p>" + {True: "All metric thresholds passed.",
@@ -451,6 +478,31 @@ def render_html(report: dict, images: dict) -> str:
                      "<p>No slices for this feature in the evaluation data.</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _gates_html(report: dict) -> list:
+    """The release gates (what decided the blessing) and how the kept epoch was chosen."""
+    esc = html.escape
+    parts = ["<h2>Release gates</h2>"]
+    if report.get("gates"):
+        parts.append('<table><tr><th class="name">gate</th><th class="name">slice</th>'
+                     '<th>value</th><th>bar</th><th class="name">result</th></tr>')
+        for gate in report["gates"]:
+            verdict = ('<span class="badge blessed">pass</span>' if gate["passed"] else
+                       '<span class="badge not-blessed">FAIL</span>')
+            parts.append(f'<tr><td class="name">{esc(gate["metric"])} &ge;</td>'
+                         f'<td class="name">{esc(gate["slice"])}</td>'
+                         f'<td>{_cell(gate["value"])}</td><td>{_cell(gate["bar"])}</td>'
+                         f'<td class="name">{verdict}</td></tr>')
+        parts.append("</table><p>Gates are checked on the overall slice; the per-slice "
+                     "figures below are reported, not gated.</p>")
+    else:
+        parts.append("<p>No release gates in the EvalConfig.</p>")
+    training = report.get("training")
+    parts.append("<h2>Model selection</h2><p>" + (
+        esc(training["model_selection"]) + "." if training and training.get("model_selection")
+        else "No training summary found for this run.") + "</p>")
+    return parts
 
 
 def _data_html(report: dict) -> list:
@@ -527,6 +579,7 @@ def write_report(pipeline_root: str, out_dir: str, pipeline_name: str = "mer-tfx
     report = build_report(evaluation_path)
     report["ingestion"] = data_checks.ingestion_summary(pipeline_root)
     report["anomalies"] = data_checks.schema_anomalies(pipeline_root)
+    report["training"] = data_checks.training_summary(pipeline_root)
     if blessed is None:
         blessed = report["validation"]["ok"]
         log.warning("no blessing artifact for %s; using TFMA's validation result (%s)",

@@ -37,9 +37,12 @@ class IngestionError(UserError):
 class _ConvertClipFn(beam.DoFn):
     """Runs ``convert_clip`` and routes rejects to their own output."""
 
-    def __init__(self, size: int, face_crop: bool):
+    def __init__(self, size: int, face_crop: bool, total: int = 0):
         self._size = size
         self._face_crop = face_crop
+        self._total = total
+        # Each worker reports about every tenth of the job (workers cannot share a count).
+        self._every = max(PROGRESS_EVERY, total // 10)
         self._converted = beam.metrics.Metrics.counter("mer_ingest", "clips_converted")
         self._rejected = beam.metrics.Metrics.counter("mer_ingest", "clips_rejected")
         self._frames = beam.metrics.Metrics.counter("mer_ingest", "frames_written")
@@ -48,9 +51,9 @@ class _ConvertClipFn(beam.DoFn):
     def process(self, spec: ClipSpec):
         result = convert_clip(spec, self._size, self._face_crop)
         self._done += 1
-        if self._done % PROGRESS_EVERY == 0:
-            logging.info("%s ingestion worker %d: %d clips processed", PROGRESS_TAG, os.getpid(),
-                         self._done)
+        if self._done % self._every == 0:
+            logging.info("%s ingestion worker %d: %d clips converted (the job has %s)",
+                         PROGRESS_TAG, os.getpid(), self._done, self._total or "?")
         if isinstance(result, Reject):
             self._rejected.inc()
             yield beam.pvalue.TaggedOutput(REJECTS, result)
@@ -63,16 +66,18 @@ class _ConvertClipFn(beam.DoFn):
 class ConvertClips(beam.PTransform):
     """PCollection[ClipSpec] -> (converted: PCollection[Converted], rejects: PCollection[Reject])."""
 
-    def __init__(self, size: int = 128, face_crop: bool = True):
+    def __init__(self, size: int = 128, face_crop: bool = True, total: int = 0):
         super().__init__()
         self._size = size
         self._face_crop = face_crop
+        self._total = total  # clips in the job, for progress lines
 
     def expand(self, specs):
         results = (
             specs
             | "Spread" >> beam.Reshuffle()
-            | "Convert" >> beam.ParDo(_ConvertClipFn(self._size, self._face_crop)).with_outputs(
+            | "Convert" >> beam.ParDo(_ConvertClipFn(self._size, self._face_crop,
+                                                    self._total)).with_outputs(
                 REJECTS, main="converted"))
         return results.converted, results[REJECTS]
 
@@ -187,7 +192,8 @@ def run_ingest(dataset: str, root: str, annotations: str | None, out_dir: str,
     options = PipelineOptions(default_beam_args(beam_args))
     with beam.Pipeline(options=options) as pipeline:
         converted, late_rejects = (pipeline | "ClipSpecs" >> beam.Create(specs)
-                                   | "ConvertClips" >> ConvertClips(size, face_crop))
+                                   | "ConvertClips" >> ConvertClips(size, face_crop,
+                                                                    len(specs)))
         all_rejects = ((late_rejects, pipeline | "AnnotationRejects" >> beam.Create(early_rejects))
                        | "AllRejects" >> beam.Flatten())
         (converted

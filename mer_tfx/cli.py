@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
+from mer_tfx import VERBOSE_VARIABLE
 from mer_tfx.logs import setup_logging
 
 # Datasets the ingestion job reads; the synthetic generator writes the same layouts.
@@ -97,7 +99,7 @@ def _add_cv(subparsers):
 def _add_pipeline_arguments(parser):
     """Dataset, output and every pipeline setting: shared by run and cv."""
     from mer_tfx.pipeline.configs import PipelineSettings
-    from mer_tfx.trainer.config import MODEL_NAMES
+    from mer_tfx.trainer.config import EPOCH_SELECTIONS, MODEL_NAMES, SELECTION_METRICS
 
     defaults = PipelineSettings()
     _add_data_arguments(parser)
@@ -113,9 +115,20 @@ def _add_pipeline_arguments(parser):
     parser.add_argument("--temporal-strategy", default=defaults.temporal_strategy,
                         choices=("resample", "pad_truncate"))
     parser.add_argument("--no-motion-channel", dest="motion_channel", action="store_false")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--epochs", type=int, default=defaults.epochs,
+                        help="the most epochs (validation selection) or exactly (fixed)")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--patience", type=int, default=defaults.patience)
+    parser.add_argument("--epoch-selection", default=defaults.epoch_selection,
+                        choices=EPOCH_SELECTIONS,
+                        help="validation: keep the epoch with the best validation "
+                             "--selection-metric (validation subjects drawn from the training "
+                             "subjects); fixed: exactly --epochs, last weights, no validation")
+    parser.add_argument("--selection-metric", default=defaults.selection_metric,
+                        choices=SELECTION_METRICS)
+    parser.add_argument("--min-epochs", type=int, default=defaults.min_epochs,
+                        help="no epoch before this is kept, no stop before it")
+    parser.add_argument("--patience", type=int, default=defaults.patience,
+                        help="stop after this many epochs past the best validation epoch")
     parser.add_argument("--eval-subjects", help="comma-separated held-out subjects "
                                                 "(default: a seeded --eval-fraction of them)")
     parser.add_argument("--eval-fraction", type=float, default=defaults.eval_fraction)
@@ -123,11 +136,17 @@ def _add_pipeline_arguments(parser):
                         default=defaults.validation_fraction,
                         help="fraction of the training subjects used for early stopping")
     parser.add_argument("--uar-threshold", type=float, default=defaults.uar_threshold,
-                        help="the Evaluator blesses (and the Pusher pushes) at UAR >= this")
+                        help="release gate: the model is blessed (and pushed) only if its "
+                             "overall UAR on the eval subjects is >= this")
+    parser.add_argument("--min-class-recall", type=float, default=defaults.min_class_recall,
+                        help="optional release gate: every class's overall recall >= this")
     parser.add_argument("--frame-size", type=int, default=defaults.frame_size,
                         help="ingestion crop size")
     parser.add_argument("--no-face-crop", dest="face_crop", action="store_false")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seed", type=int, default=defaults.seed,
+                        help="training seed (weights, augmentation, validation subjects)")
+    parser.add_argument("--split-seed", type=int, default=defaults.split_seed,
+                        help="seed of the held-out subject choice (--eval-fraction)")
     parser.add_argument("--no-cache", dest="enable_cache", action="store_false")
 
 
@@ -142,22 +161,27 @@ def _settings(args, beam_args):
         dataset=args.dataset, data_root=args.root, annotations=args.annotations,
         output=args.output, pipeline_name=args.pipeline_name, frame_size=args.frame_size,
         face_crop=args.face_crop, eval_subjects=_split(args.eval_subjects),
-        eval_fraction=args.eval_fraction, split_seed=args.seed, label_key=args.label_key,
+        eval_fraction=args.eval_fraction, split_seed=args.split_seed, label_key=args.label_key,
         classes=_split(args.classes), steps=args.steps, image_size=args.image_size,
         temporal_strategy=args.temporal_strategy, motion_channel=args.motion_channel,
         model=args.model, epochs=args.epochs, batch_size=args.batch_size,
-        patience=args.patience, validation_fraction=args.validation_fraction, seed=args.seed,
-        uar_threshold=args.uar_threshold, beam_args=beam_args, enable_cache=args.enable_cache)
+        epoch_selection=args.epoch_selection, selection_metric=args.selection_metric,
+        min_epochs=args.min_epochs, patience=args.patience,
+        validation_fraction=args.validation_fraction, seed=args.seed,
+        uar_threshold=args.uar_threshold, min_class_recall=args.min_class_recall,
+        beam_args=beam_args, enable_cache=args.enable_cache)
 
 
 def _run(args, beam_args):
+    from mer_tfx.evaluation.gates import print_gates
     from mer_tfx.pipeline.local_runner import run
 
     settings = _settings(args, beam_args)
     run(settings)
+    outcome = print_gates(settings.pipeline_root, settings.pipeline_name)
     print(json.dumps({"pipeline_root": settings.pipeline_root,
                       "metadata": settings.metadata_path,
-                      "serving_model": settings.serving_dir}, indent=2))
+                      "serving_model": settings.serving_dir, **outcome}, indent=2))
     return 0
 
 
@@ -204,6 +228,9 @@ def _add_predict(subparsers):
     parser.add_argument("--offset", type=int, help="last frame number (default: last file)")
     parser.add_argument("--size", type=int, default=128, help="ingestion crop size")
     parser.add_argument("--no-face-crop", dest="face_crop", action="store_false")
+    parser.add_argument("--pipeline-root",
+                        help="if --model holds no pushed model (it failed its release gates), "
+                             "use the newest trained model of this pipeline root")
     parser.set_defaults(handler=_predict)
 
 
@@ -211,14 +238,17 @@ def _predict(args, _extra):
     from mer_tfx.predict import predict_clip
 
     result = predict_clip(args.model, args.frames, args.onset, args.apex, args.offset,
-                          size=args.size, face_crop=args.face_crop)
+                          size=args.size, face_crop=args.face_crop,
+                          pipeline_root=args.pipeline_root)
     print(json.dumps(result, indent=2))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mer-tfx", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="debug logging, with TensorFlow's and the libraries' own log lines "
+                             "and warnings (also: MER_VERBOSE=1)")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_synth(subparsers)
     _add_ingest(subparsers)
@@ -237,7 +267,7 @@ def main(argv=None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "accepts_beam_args", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    setup_logging(args.verbose)
+    setup_logging(args.verbose or os.environ.get(VERBOSE_VARIABLE, "") not in ("", "0"))
     from mer_tfx.errors import UserError
 
     try:

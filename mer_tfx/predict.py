@@ -7,6 +7,7 @@ signature, so a prediction sees what training saw.
 from __future__ import annotations
 
 import os
+import sys
 
 from mer_tfx.errors import UserError
 from mer_tfx.ingestion import fileio
@@ -47,21 +48,43 @@ def clip_spec(frames_dir: str, onset=None, apex=None, offset=None) -> ClipSpec:
         offset=offset, fps=0.0)
 
 
+def choose_model(model_dir: str, pipeline_root: str | None = None) -> tuple[str, str]:
+    """(SavedModel path, status): the pushed model, else the pipeline's trained one.
+
+    A model that failed its release gates is not pushed; with ``pipeline_root`` the
+    newest trained model is used instead, and the status says so.
+    """
+    try:
+        return resolve_model_dir(model_dir), "pushed"
+    except UserError:
+        if not pipeline_root:
+            raise
+    from mer_tfx.evaluation.layout import newest_trained_model
+
+    trained = newest_trained_model(pipeline_root)
+    if trained is None:
+        raise UserError(f"no pushed model in {model_dir} and no trained model in "
+                        f"{pipeline_root}: run the pipeline first")
+    print(f"mer-tfx predict: no pushed model in {model_dir} (it did not pass the release "
+          f"gates); predicting with the trained, unpushed model {trained}", file=sys.stderr)
+    return trained, "trained, not pushed (not blessed)"
+
+
 def predict_clip(model_dir: str, frames_dir: str, onset=None, apex=None, offset=None,
-                 size: int = 128, face_crop: bool = True) -> dict:
+                 size: int = 128, face_crop: bool = True, pipeline_root: str | None = None) -> dict:
     import tensorflow as tf
 
     spec = clip_spec(frames_dir, onset, apex, offset)
     converted = convert_clip(spec, size, face_crop)
     if isinstance(converted, Reject):
         raise UserError(f"{frames_dir}: {converted.reason}: {converted.detail}")
-    model_path = resolve_model_dir(model_dir)
+    model_path, status = choose_model(model_dir, pipeline_root)
     serve = tf.saved_model.load(model_path).signatures["serving_default"]
     outputs = serve(examples=tf.constant([converted.serialized]))
     names = [n.decode() for n in outputs["classes"].numpy()[0]]
     probabilities = [float(p) for p in outputs["probabilities"].numpy()[0]]
     return {
-        "model": model_path, "clip": frames_dir, "frames": converted.num_frames,
+        "model": model_path, "model_status": status, "clip": frames_dir, "frames": converted.num_frames,
         "onset": spec.onset, "apex": spec.apex, "offset": spec.offset,
         "face_detected": converted.face_detected,
         "predicted_class": outputs["class_names"].numpy()[0].decode(),

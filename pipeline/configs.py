@@ -38,10 +38,15 @@ class PipelineSettings:
     model: str = TrainerConfig.model
     epochs: int = TrainerConfig.epochs
     batch_size: int = TrainerConfig.batch_size
+    epoch_selection: str = TrainerConfig.epoch_selection
+    selection_metric: str = TrainerConfig.selection_metric
+    min_epochs: int = TrainerConfig.min_epochs
     patience: int = TrainerConfig.patience
     validation_fraction: float = TrainerConfig.validation_fraction
     seed: int = TrainerConfig.seed
+    # Release gates, on the overall slice (evaluation/eval_config.py).
     uar_threshold: float = 0.4
+    min_class_recall: float | None = None
     beam_args: list | None = None
     enable_cache: bool = True
 
@@ -68,8 +73,9 @@ class PipelineSettings:
             "temporal_strategy": self.temporal_strategy, "motion_channel": self.motion_channel,
             "label_key": self.label_key, "classes": self.class_names,
             "model": self.model, "epochs": self.epochs, "batch_size": self.batch_size,
-            "patience": self.patience, "validation_fraction": self.validation_fraction,
-            "seed": self.seed,
+            "epoch_selection": self.epoch_selection, "selection_metric": self.selection_metric,
+            "min_epochs": self.min_epochs, "patience": self.patience,
+            "validation_fraction": self.validation_fraction, "seed": self.seed,
         }
 
     def to_env(self) -> dict:
@@ -96,7 +102,7 @@ class PipelineSettings:
                 values[field.name] = None
             elif field.type in ("int", int):
                 values[field.name] = int(raw)
-            elif field.type in ("float", float):
+            elif field.type in ("float", float, "float | None"):
                 values[field.name] = float(raw)
             elif field.type in ("bool", bool) or field.type.startswith("list"):
                 values[field.name] = json.loads(raw)

@@ -50,7 +50,7 @@ def dataset_subjects(settings: PipelineSettings) -> list:
 
 def pooled_metrics(class_names, confusions) -> dict:
     """Per-class and summary figures of the summed [actual, predicted] matrices."""
-    from mer_tfx.evaluation.metrics import per_class_scores, summary_statistic
+    from mer_tfx.evaluation.scores import per_class_scores, summary_statistic
 
     total = np.sum([np.asarray(c, dtype=float) for c in confusions], axis=0)
     precision, recall, f1, support = per_class_scores(total)

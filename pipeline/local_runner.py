@@ -6,7 +6,7 @@ with command-line options.
 """
 import os
 
-import mer_tfx  # noqa: F401  (Keras 2 switch before TensorFlow loads)
+import mer_tfx  # (Keras 2 switch before TensorFlow loads)
 from tfx import v1 as tfx
 
 from mer_tfx.pipeline.configs import PipelineSettings
@@ -22,4 +22,7 @@ def run(settings: PipelineSettings) -> None:
 
 
 if __name__ == "__main__":
+    from mer_tfx.logs import setup_logging
+
+    setup_logging(os.environ.get(mer_tfx.VERBOSE_VARIABLE, "") not in ("", "0"))
     run(PipelineSettings.from_env())

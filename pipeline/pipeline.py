@@ -13,6 +13,7 @@ from tfx import v1 as tfx
 from mer_tfx.components.mer_example_gen import MerExampleGen
 from mer_tfx.evaluation.eval_config import build_eval_config
 from mer_tfx.schemas import SCHEMA_PATH
+from mer_tfx.trainer.config import TrainerConfig
 from mer_tfx.transform.config import TransformConfig
 
 from .configs import PipelineSettings
@@ -32,6 +33,7 @@ def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH
     """
     custom_config = settings.custom_config()
     TransformConfig.from_dict(custom_config)  # fail fast on a bad window/class setting
+    TrainerConfig.from_dict(custom_config)  # ... or a bad training setting
     example_gen = MerExampleGen(
         dataset=settings.dataset, root=settings.data_root, annotations=settings.annotations,
         frame_size=settings.frame_size, face_crop=settings.face_crop,
@@ -58,7 +60,7 @@ def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
         schema=schema_gen.outputs["schema"],
         eval_config=build_eval_config(settings.class_names, settings.uar_threshold,
-                                      settings.label_key),
+                                      settings.label_key, settings.min_class_recall),
         example_splits=["eval"])
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],

@@ -65,7 +65,8 @@ def test_figures_match_tfma_for_the_latest_evaluation(written, pipeline_run):
     metrics = written["metrics"]
     assert metrics["evaluation_path"] == _latest_tfma_folder(pipeline_run.pipeline_root)
     overall = _tfma_slices(metrics["evaluation_path"])[()]
-    assert set(metrics["overall"]) == {"uar", "uf1", "accuracy", "example_count"}
+    assert set(metrics["overall"]) == {"uar", "uf1", "accuracy", "example_count",
+                                       "min_class_recall"}
     for name, value in metrics["overall"].items():
         assert value == pytest.approx(overall[name]), name
     for row in metrics["per_class"]:

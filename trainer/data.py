@@ -1,14 +1,18 @@
-"""Input pipelines: raw clip records -> TFT layer -> train / validation datasets.
+"""Input pipelines: raw clip records -> TFT layer -> train / validation clips.
 
-Transform does not materialise its output (a clip is ~0.5 MB of floats); the
-Trainer applies the transform graph to the raw records once and caches the result
-in memory. Validation subjects are drawn from the *training* subjects only, so
-early stopping never sees an eval subject.
+Transform does not materialise its output; the Trainer applies the transform
+graph to the raw records once and keeps the clips in memory, **sorted by
+(subject, clip)**: Beam's workers write records in no fixed order, and a model
+must not depend on that order (same data + settings + seed = same model).
+Validation subjects are drawn from the *training* subjects only, so model
+selection never sees an eval subject.
 """
 from __future__ import annotations
 
 import collections
+import dataclasses
 
+import numpy as np
 import tensorflow as tf
 from tfx_bsl.public import tfxio
 
@@ -20,53 +24,67 @@ from .augment import augment_clip
 READ_BATCH = 16
 
 
+@dataclasses.dataclass
+class Clips:
+    """Transformed clips in a fixed order: frames [N, T, S, S, C], labels, subjects, clip ids."""
+
+    frames: np.ndarray
+    labels: np.ndarray
+    subjects: np.ndarray
+    clips: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def select(self, mask: np.ndarray) -> "Clips":
+        return Clips(self.frames[mask], self.labels[mask], self.subjects[mask], self.clips[mask])
+
+
 def read_raw(data_accessor, files, schema):
     return data_accessor.tf_dataset_factory(
         files, tfxio.TensorFlowDatasetOptions(batch_size=READ_BATCH, shuffle=False, num_epochs=1),
         schema)
 
 
-def subjects_of(raw_dataset) -> list[str]:
-    subjects = set()
-    for batch in raw_dataset.map(lambda f: f["subject"]):
-        subjects.update(s.decode("utf-8") for s in batch.numpy())
-    return sorted(subjects)
+def ordered(clips: Clips) -> Clips:
+    """The same clips sorted by (subject, clip id): independent of the record order."""
+    order = np.lexsort((clips.clips, clips.subjects))
+    return clips.select(order)
 
 
-def transformed_clips(raw_dataset, tft_layer):
-    """Unbatched (frames_xf, label_xf, subject) for every clip with a label in the class set."""
+def load_clips(raw_dataset, tft_layer) -> Clips:
+    """Every clip whose label is in the class set, transformed once, in (subject, clip) order."""
     def apply(features):
         transformed = tft_layer(features)
-        return transformed[FRAMES_KEY], transformed[LABEL_KEY], features["subject"]
+        return (transformed[FRAMES_KEY], transformed[LABEL_KEY], features["subject"],
+                features["clip"])
 
-    return (raw_dataset.map(apply).unbatch()
-            .filter(lambda frames, label, subject: label >= 0))
+    frames, labels, subjects, clip_ids = [], [], [], []
+    for batch in raw_dataset.map(apply):
+        keep = batch[1].numpy() >= 0  # label outside the class set: -1
+        frames.append(batch[0].numpy()[keep])
+        labels.append(batch[1].numpy()[keep])
+        subjects.append(batch[2].numpy()[keep])
+        clip_ids.append(batch[3].numpy()[keep])
+    if not frames:
+        raise ValueError("no clip records to train on")
+    return ordered(Clips(np.concatenate(frames), np.concatenate(labels).astype(np.int64),
+                         np.concatenate(subjects).astype(str), np.concatenate(clip_ids).astype(str)))
 
 
-@tf.function
-def _in(subject, members):
-    return tf.reduce_any(tf.equal(subject, members))
-
-
-def split_train_validation(raw_dataset, tft_layer, validation_fraction: float, seed: int):
-    """(train, validation, validation_subjects): unbatched (frames, label) datasets.
-
-    Both filter one in-memory cache of the transformed clips, so the PNG decoding and
-    the transform graph run once, whatever the number of epochs.
-    """
-    subjects = subjects_of(raw_dataset)
-    assignment = assign_subject_splits(subjects, eval_fraction=validation_fraction, seed=seed)
+def split_train_validation(clips: Clips, validation_fraction: float, seed: int):
+    """(train, validation, validation_subjects); fraction 0: no validation (fixed epochs)."""
+    if validation_fraction == 0:
+        return clips, clips.select(np.zeros(len(clips), bool)), []
+    assignment = assign_subject_splits(clips.subjects.tolist(), eval_fraction=validation_fraction,
+                                       seed=seed)
     validation_subjects = sorted(s for s, side in assignment.items() if side == EVAL)
-    members = tf.constant(validation_subjects)
-    clips = transformed_clips(raw_dataset, tft_layer).cache()
-    drop_subject = lambda frames, label, subject: (frames, label)  # noqa: E731
-    train = clips.filter(lambda f, l, s: tf.logical_not(_in(s, members))).map(drop_subject)
-    validation = clips.filter(lambda f, l, s: _in(s, members)).map(drop_subject)
-    return train, validation, validation_subjects
+    held = np.isin(clips.subjects, validation_subjects)
+    return clips.select(~held), clips.select(held), validation_subjects
 
 
-def label_counts(dataset) -> collections.Counter:
-    return collections.Counter(int(label) for _, label in dataset.as_numpy_iterator())
+def label_counts(clips: Clips) -> collections.Counter:
+    return collections.Counter(int(label) for label in clips.labels)
 
 
 def class_weights(counts: collections.Counter, num_classes: int) -> dict[int, float]:
@@ -77,10 +95,12 @@ def class_weights(counts: collections.Counter, num_classes: int) -> dict[int, fl
             for c in range(num_classes)}
 
 
-def batches(dataset, batch_size: int, shuffle: bool = False, augment: bool = False,
-            seed: int = 0, size: int = 1):
+def batches(clips: Clips, batch_size: int, shuffle: bool = False, augment: bool = False,
+            seed: int = 0):
+    dataset = tf.data.Dataset.from_tensor_slices((clips.frames, clips.labels))
     if shuffle:
-        dataset = dataset.shuffle(max(size, 1), seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(max(len(clips), 1), seed=seed, reshuffle_each_iteration=True)
     if augment:
-        dataset = dataset.map(augment_clip, num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(augment_clip, num_parallel_calls=tf.data.AUTOTUNE,
+                              deterministic=True)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -24,6 +24,7 @@ FRAMES_KEY = "frames_xf"
 MASK_KEY = "mask_xf"
 LABEL_KEY = "label_xf"
 EPSILON = 1e-6
+STATISTIC_DIGITS = 5
 
 
 def decode_frames(png_bytes, size: int):
@@ -58,11 +59,23 @@ def label_index(labels, classes):
     return tf.where(found, tf.argmax(tf.cast(matches, tf.int64), axis=1), tf.constant(-1, tf.int64))
 
 
+def significant(value, digits: int = STATISTIC_DIGITS):
+    """``value`` rounded to ``digits`` significant digits.
+
+    TFT sums its statistics in whatever order Beam's workers combine them, so the
+    float result can differ in the last bits between two runs on the same data;
+    rounded, the transform graph (and so the trained model) is the same every run.
+    """
+    magnitude = tf.floor(tf.math.log(tf.abs(value) + 1e-30) / tf.math.log(10.0))
+    scale = tf.pow(10.0, digits - 1 - magnitude)
+    return tf.round(value * scale) / scale
+
+
 def _standardise(values, mask5):
     """(values - mean) / std with TFT statistics over masked-in pixels only."""
     real = tf.boolean_mask(values, tf.broadcast_to(mask5, tf.shape(values)))
-    mean = tft.mean(real)
-    std = tf.sqrt(tft.var(real) + EPSILON)
+    mean = significant(tft.mean(real))
+    std = tf.sqrt(significant(tft.var(real)) + EPSILON)
     return (values - mean) / std * tf.cast(mask5, tf.float32)
 
 
