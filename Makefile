@@ -1,5 +1,6 @@
 # One-command entry points. Each target sets up its own venv with the pinned stack.
 #   make demo   synthetic CASME II-layout data -> ingest check -> whole TFX pipeline -> report
+#               (DEMO_SEED=N: another training seed; bench/demo_seeds.py runs 5 of them)
 #   make test   the whole test suite (includes one full pipeline run)
 PYTHON ?= python3.10
 VENV := .venv
@@ -8,6 +9,7 @@ DEMO := demo_out
 DEMO_SUBJECTS ?= 12
 DEMO_CLIPS ?= 4
 DEMO_EPOCHS ?= 40
+DEMO_SEED ?= 0
 
 .PHONY: install demo test test-fast bench clean
 
@@ -25,7 +27,7 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/mer-tfx synth --layout casme2 --out $(DEMO)/data --subjects $(DEMO_SUBJECTS) --clips-per-class $(DEMO_CLIPS) --seed 0
 	$(BIN)/mer-tfx ingest --dataset casme2 --root $(DEMO)/data/CASME2_RAW_selected --annotations $(DEMO)/data/CASME2-coding-20140508.xlsx --out $(DEMO)/ingest
-	$(BIN)/mer-tfx run --dataset casme2 --root $(DEMO)/data/CASME2_RAW_selected --annotations $(DEMO)/data/CASME2-coding-20140508.xlsx --output $(DEMO) --epochs $(DEMO_EPOCHS)
+	$(BIN)/mer-tfx run --dataset casme2 --root $(DEMO)/data/CASME2_RAW_selected --annotations $(DEMO)/data/CASME2-coding-20140508.xlsx --output $(DEMO) --epochs $(DEMO_EPOCHS) --seed $(DEMO_SEED)
 	$(BIN)/mer-tfx report --pipeline-root $(DEMO)/pipeline_root --out $(DEMO)/report
 	$(BIN)/mer-tfx predict --model $(DEMO)/serving_model/mer_model --pipeline-root $(DEMO)/pipeline_root --frames $(DEMO)/data/CASME2_RAW_selected/sub01/$$(ls $(DEMO)/data/CASME2_RAW_selected/sub01 | head -1)
 	@echo "Report: $(DEMO)/report/report.html"
@@ -39,6 +41,7 @@ test-fast: install
 bench: install
 	$(BIN)/python bench/ingest_throughput.py
 	$(BIN)/python bench/models.py
+	$(BIN)/python bench/demo_seeds.py
 
 clean:
 	rm -rf $(DEMO) build *.egg-info

@@ -63,7 +63,8 @@ def setup_logging(verbose: bool = False) -> None:
             del os.environ["PYTHONWARNINGS"]
         warnings.resetwarnings()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S",
+                        force=True)
     if verbose:
         return
     for handler in logging.getLogger().handlers:

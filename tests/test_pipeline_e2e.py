@@ -1,5 +1,6 @@
 """The whole TFX pipeline, run once locally (see the pipeline_run fixture)."""
 import glob
+import io
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support, recall_score
 
+from mer_tfx.evaluation.gates import print_gates
 from mer_tfx.evaluation.layout import newest
 
 pytestmark = pytest.mark.slow
@@ -150,6 +152,22 @@ def test_pusher_skips_a_model_below_the_uar_threshold(pipeline_run):
     assert sorted(os.listdir(os.path.join(settings.serving_dir, "mer_model"))) == before
     validation = tfma.load_validation_result(latest(root, "Evaluator", "evaluation"))
     assert not validation.validation_ok
+    # What `mer-tfx run` prints: the failed gate, and no traceback-like failure.
+    stream = io.StringIO()
+    outcome = print_gates(root, settings.pipeline_name, stream=stream)
+    assert outcome["blessed"] is False
+    assert [(g["metric"], g["slice"], g["passed"]) for g in outcome["gates"]] == [
+        ("uar", "Overall", False)]
+    assert "uar >= 1.010 on Overall" in stream.getvalue() and "NOT blessed" in stream.getvalue()
+
+
+def test_the_trainer_records_how_its_epoch_was_selected(pipeline_run):
+    summary = json.load(open(os.path.join(latest(pipeline_run.pipeline_root, "Trainer",
+                                                 "model_run"), "training_summary.json")))
+    assert summary["epoch_selection"] == "validation"
+    assert 1 <= summary["kept_epoch"] <= summary["epochs_run"] <= pipeline_run.settings.epochs
+    assert len(summary["validation_curve"]) == summary["epochs_run"]
+    assert "no held-out subject was used" in summary["model_selection"]
 
 
 def test_tfx_cli_creates_and_runs_the_pipeline_from_the_local_runner(pipeline_run, tmp_path):

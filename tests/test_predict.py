@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from mer_tfx.errors import UserError
-from mer_tfx.predict import clip_spec, resolve_model_dir
+from mer_tfx.predict import choose_model, clip_spec, resolve_model_dir
 
 MER_TFX = os.path.join(os.path.dirname(sys.executable), "mer-tfx")
 
@@ -31,6 +31,31 @@ def test_predict_a_clip_folder_with_the_pushed_model(pipeline_run):
     assert result["frames"] == clip["offset"] - clip["onset"] + 1
     assert result["predicted_class"] == max(result["probabilities"],
                                             key=result["probabilities"].get)
+
+
+@pytest.mark.slow
+def test_a_model_that_was_not_pushed_predicts_from_the_pipeline_root(pipeline_run, tmp_path):
+    """A model below the release gates is not pushed; predict says so and uses the trained one."""
+    clip = pipeline_run.data.clips[0]
+    folder = os.path.join(pipeline_run.data.root, clip["subject"], clip["clip"])
+    empty_serving = tmp_path / "mer_model"
+    empty_serving.mkdir()
+    done = _cli("--model", str(empty_serving), "--pipeline-root", pipeline_run.pipeline_root,
+                "--frames", folder, "--size", str(pipeline_run.settings.frame_size))
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["model_status"] == "trained, not pushed (not blessed)"
+    assert result["model"].startswith(os.path.join(pipeline_run.pipeline_root, "Trainer"))
+    assert "predicting with the trained, unpushed model" in done.stderr
+    assert result["predicted_class"] in pipeline_run.class_names
+
+
+def test_no_pushed_and_no_trained_model_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError, match="no SavedModel"):
+        choose_model(str(tmp_path))
+    (tmp_path / "pipeline_root" / "Trainer" / "model" / "3").mkdir(parents=True)
+    with pytest.raises(UserError, match="no trained model"):
+        choose_model(str(tmp_path), str(tmp_path / "pipeline_root"))
 
 
 def test_empty_folder_is_a_clear_error(tmp_path):

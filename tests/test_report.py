@@ -118,6 +118,18 @@ def test_blessed_and_validation_follow_the_evaluator(written, pipeline_run):
 
 
 @pytest.mark.slow
+def test_report_lists_the_release_gates_and_how_the_epoch_was_selected(written):
+    gates = written["metrics"]["gates"]
+    assert [(g["metric"], g["slice"], g["bar"], g["passed"]) for g in gates] == [
+        ("uar", "Overall", 0.0, True)]
+    assert gates[0]["value"] == pytest.approx(written["metrics"]["overall"]["uar"])
+    assert "Release gates" in written["html"]
+    selection = written["metrics"]["training"]["model_selection"]
+    assert "validation subjects drawn from the training subjects" in selection
+    assert selection in written["html"]
+
+
+@pytest.mark.slow
 def test_html_names_every_class_and_subject(written):
     page, metrics = written["html"], written["metrics"]
     assert page.startswith("<!DOCTYPE html>") and "<script" not in page
