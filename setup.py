@@ -12,8 +12,8 @@ from setuptools import setup
 # Each top-level folder is linked into mer_tfx/ (mer_tfx/pipeline -> ../pipeline, ...):
 # one import root without a package_dir mapping, which editable installs and the
 # namespace package mer_tfx.kfp (no __init__.py) both handle.
-SUBPACKAGES = ["ingestion", "synthetic", "components", "pipeline", "trainer", "transform",
-               "schemas", "evaluation", "kfp"]
+SUBPACKAGES = ["ingestion", "synthetic", "components", "pipeline", "protocols", "trainer",
+               "transform", "schemas", "evaluation", "kfp"]
 
 setup(
     name="mer-tfx",

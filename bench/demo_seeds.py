@@ -12,7 +12,6 @@ give the same figures.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import statistics
@@ -21,11 +20,13 @@ import time
 
 import mer_tfx  # noqa: F401  (Keras 2 switch before TensorFlow loads)
 from mer_tfx.evaluation.data_checks import training_summary
-from mer_tfx.evaluation.report import build_report, locate_evaluation
+from mer_tfx.evaluation.layout import find_run
+from mer_tfx.evaluation.results import build_report
 from mer_tfx.logs import setup_logging
 from mer_tfx.pipeline.configs import PipelineSettings
 from mer_tfx.pipeline.local_runner import run
 from mer_tfx.synthetic import generate
+from mer_tfx.trainer.config import TrainerConfig
 
 # The Makefile's DEMO_SUBJECTS, DEMO_CLIPS and DEMO_EPOCHS (tests/test_bench.py checks).
 DEMO_SUBJECTS, DEMO_CLIPS, DEMO_EPOCHS, DEMO_DATA_SEED = 12, 4, 40, 0
@@ -35,14 +36,13 @@ def run_seed(settings: PipelineSettings) -> dict:
     started = time.perf_counter()
     run(settings)
     seconds = time.perf_counter() - started
-    evaluation_path, blessed, _ = locate_evaluation(settings.pipeline_root,
-                                                    settings.pipeline_name)
-    report = build_report(evaluation_path)
-    trained = training_summary(settings.pipeline_root) or {}
-    return {"seed": settings.seed, "uf1": round(report["overall"]["uf1"], 4),
+    run_outputs = find_run(settings.pipeline_root, settings.pipeline_name)
+    report = build_report(run_outputs.evaluation)
+    trained = training_summary(run_outputs.model_run) or {}
+    return {"seed": settings.trainer.seed, "uf1": round(report["overall"]["uf1"], 4),
             "uar": round(report["overall"]["uar"], 4),
             "min_class_recall": round(report["overall"]["min_class_recall"], 4),
-            "blessed": blessed, "kept_epoch": trained.get("kept_epoch"),
+            "blessed": run_outputs.blessed, "kept_epoch": trained.get("kept_epoch"),
             "epochs_run": trained.get("epochs_run"), "seconds": round(seconds, 1)}
 
 
@@ -62,21 +62,24 @@ def main(argv=None):
     work = args.work or tempfile.mkdtemp(prefix="mer_bench_demo_")
     data = generate("casme2", os.path.join(work, "data"), subjects=DEMO_SUBJECTS,
                     clips_per_class=DEMO_CLIPS, seed=DEMO_DATA_SEED, progress=False)
-    demo = PipelineSettings(dataset="casme2", data_root=data.root, annotations=data.annotations,
-                            output=os.path.join(work, "out"), epochs=DEMO_EPOCHS)
+    demo = PipelineSettings(dataset="casme2", root=data.root, annotations=data.annotations,
+                            output=os.path.join(work, "out"),
+                            trainer=TrainerConfig(epochs=DEMO_EPOCHS))
     rows = []
     for seed in range(args.seeds):
-        rows.append(run_seed(dataclasses.replace(demo, seed=seed)))
+        rows.append(run_seed(demo.replace(**{"trainer.seed": seed})))
         print(json.dumps(rows[-1]), flush=True)
     repeat = None
     if args.repeat:
-        repeat = run_seed(dataclasses.replace(demo, seed=0,
-                                              output=os.path.join(work, "out-repeat")))
+        repeat = run_seed(demo.replace(**{"trainer.seed": 0,
+                                          "output": os.path.join(work, "out-repeat")}))
         print(json.dumps({"repeat_of_seed_0": repeat}), flush=True)
 
     print(f"\nmake demo's data and settings ({DEMO_SUBJECTS} subjects x {DEMO_CLIPS} clips x 5 "
-          f"classes, synthetic CASME II layout; {demo.epochs} epochs at most, epoch selection "
-          f"'{demo.epoch_selection}' on validation {demo.selection_metric.upper()}); "
+          f"classes, synthetic CASME II layout; {demo.trainer.epochs} epochs at most, epoch "
+          f"selection "
+          f"'{demo.trainer.epoch_selection}' on validation "
+          f"{demo.trainer.selection_metric.upper()}); "
           f"{args.seeds} training seeds; {os.cpu_count()} CPU cores")
     print(f"{'seed':>4s} {'UF1':>6s} {'UAR':>6s} {'min rec':>7s} {'kept/run':>9s} "
           f"{'blessed':>7s} {'seconds':>7s}")
@@ -87,7 +90,7 @@ def main(argv=None):
     print(f"UF1 {describe([r['uf1'] for r in rows])}")
     print(f"UAR {describe([r['uar'] for r in rows])}")
     print(f"blessed and pushed: {sum(bool(r['blessed']) for r in rows)} of {len(rows)} "
-          f"(gate: overall UAR >= {demo.uar_threshold})")
+          f"(gate: overall UAR >= {demo.evaluate.uar_threshold})")
     if repeat:
         same = (repeat["uf1"], repeat["uar"]) == (rows[0]["uf1"], rows[0]["uar"])
         print(f"seed 0 again in a fresh output folder: UF1 {repeat['uf1']:.3f}, UAR "

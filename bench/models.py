@@ -30,16 +30,15 @@ from sklearn.metrics import f1_score, recall_score
 from tfx_bsl.public import tfxio
 
 from mer_tfx.evaluation.layout import newest
-from mer_tfx.pipeline.configs import PipelineSettings
+from mer_tfx.pipeline.configs import EvaluateSettings, PipelineSettings
 from mer_tfx.pipeline.local_runner import run
 from mer_tfx.schemas import load_schema
 from mer_tfx.synthetic import generate
 from mer_tfx.trainer import data
-from mer_tfx.trainer.config import MODEL_NAMES, TrainerConfig
+from mer_tfx.trainer.config import MODEL_NAMES
 from mer_tfx.trainer.models import REFERENCE_INPUTS, build_model
 from mer_tfx.trainer.signatures import make_signatures
 from mer_tfx.trainer.task import fit_model
-from mer_tfx.transform.config import TransformConfig
 
 
 def latest(root, component, output):
@@ -85,9 +84,9 @@ def main(argv=None):
     work = args.work or tempfile.mkdtemp(prefix="mer_bench_models_")
     synth = generate("casme2", os.path.join(work, "data"), subjects=args.subjects,
                      clips_per_class=args.clips_per_class, seed=0, progress=False)
-    settings = PipelineSettings(dataset="casme2", data_root=synth.root,
+    settings = PipelineSettings(dataset="casme2", root=synth.root,
                                 annotations=synth.annotations, output=os.path.join(work, "out"),
-                                uar_threshold=0.0)
+                                evaluate=EvaluateSettings(uar_threshold=0.0))
     started = time.perf_counter()
     run(settings)
     pipeline_seconds = time.perf_counter() - started
@@ -97,7 +96,7 @@ def main(argv=None):
 
     tf.config.experimental.enable_op_determinism()
     schema = load_schema()
-    transform_config = TransformConfig.from_dict(settings.custom_config())
+    transform_config = settings.transform
     tft_layer = tft.TFTransformOutput(latest(root, "Transform", "transform_graph")) \
         .transform_features_layer()
     examples = latest(root, "MerExampleGen", "examples")
@@ -110,7 +109,7 @@ def main(argv=None):
         glob.glob(os.path.join(examples, "Split-eval", "*.gz")), compression_type="GZIP")]
 
     rows = []
-    base_config = TrainerConfig.from_dict(settings.custom_config())
+    base_config = settings.trainer
     for name in args.models.split(","):
         scores, speed, epochs = [], [], []
         for seed in range(args.seeds):

@@ -1,6 +1,6 @@
 """MerExampleGen: a TFX ExampleGen for raw MER frame folders + an annotation file.
 
-It runs the ingestion Beam transform (the same ``ConvertClips`` the
+It runs the ingestion Beam transform (``IngestClips``, the same graph the
 ``mer-tfx ingest`` command runs) inside the pipeline and writes Examples with
 payload format SequenceExample, split by subject: train and eval never share a
 subject. Rejected rows and the summary go to a separate ``ingest_report``
@@ -22,8 +22,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from mer_tfx.ingestion import fileio
-from mer_tfx.ingestion.beam_job import (ConvertClips, IngestionError, Summarize, read_summary,
-                                        split_rows)
+from mer_tfx.ingestion.beam_job import IngestClips, IngestionError, checked_summary, split_rows
 from mer_tfx.ingestion.readers import read_annotations, restrict_to_classes
 from mer_tfx.ingestion.splits import EVAL, TRAIN, assign_subject_splits
 
@@ -101,7 +100,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         classes = json.loads(exec_properties.get("classes") or "[]")
         if classes:
             rows = restrict_to_classes(rows, exec_properties["label_key"], classes)
-        specs, early_rejects = split_rows(rows)
+        specs, _ = split_rows(rows)
         if not specs:
             raise IngestionError(f"all {len(rows)} annotation rows were rejected")
         assignment = assign_subject_splits(
@@ -111,10 +110,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
 
         with self._make_beam_pipeline() as pipeline:
-            converted, late_rejects = (
-                pipeline | "ClipSpecs" >> beam.Create(specs)
-                | "ConvertClips" >> ConvertClips(exec_properties["frame_size"], face_crop,
-                                                 len(specs)))
+            converted = pipeline | "Ingest" >> IngestClips(
+                rows, report.uri, exec_properties["frame_size"], face_crop,
+                extra={"dataset": exec_properties["dataset"],
+                       "subjects_by_split": {s: sorted(k for k, v in assignment.items() if v == s)
+                                             for s in SPLITS}})
             by_split = converted | "BySubject" >> beam.Partition(
                 lambda c, _n: SPLITS.index(assignment[c.spec.subject]), len(SPLITS))
             for split, clips in zip(SPLITS, by_split):
@@ -124,19 +124,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                      os.path.join(artifact_utils.get_split_uri([examples], split),
                                   "data_tfrecord"),
                      file_name_suffix=".gz", compression_type=CompressionTypes.GZIP))
-            rejects = ((late_rejects, pipeline | "AnnotationRejects" >> beam.Create(early_rejects))
-                       | "AllRejects" >> beam.Flatten())
-            _ = (converted, rejects) | "Summarize" >> Summarize(
-                report.uri, len(rows), face_crop,
-                extra={"dataset": exec_properties["dataset"],
-                       "subjects_by_split": {s: sorted(k for k, v in assignment.items() if v == s)
-                                             for s in SPLITS}})
 
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE)
         examples.span = 0
-        summary = read_summary(report.uri)  # report.uri may be gs:// on Kubeflow
-        if summary["converted"] == 0:
-            raise IngestionError(f"no clip could be converted; see {report.uri}/rejects.jsonl")
+        summary = checked_summary(report.uri, exec_properties["root"])  # may be gs://
         report.set_int_custom_property("converted", summary["converted"])
         report.set_int_custom_property("rejected", summary["rejected"])
 

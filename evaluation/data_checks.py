@@ -1,9 +1,9 @@
 """What the report says about the data: ingestion accounting and schema anomalies.
 
-Read from the newest MerExampleGen ``ingest_report`` (summary.json), the newest
-ExampleValidator ``anomalies`` (one Anomalies proto per split) and the newest
-Trainer ``model_run`` (training_summary.json) of a local pipeline root; None where
-that output is absent (e.g. a Kubeflow layout).
+Each reads one output folder that layout.py found (local or Kubeflow layout): the
+MerExampleGen ``ingest_report`` (summary.json), the ExampleValidator
+``anomalies`` (one Anomalies proto per split) and the Trainer ``model_run``
+(training_summary.json); None where that output is absent.
 """
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ import json
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
-from .layout import join, newest
+from .layout import join
 
 
-def ingestion_summary(pipeline_root: str) -> dict | None:
-    folder = newest(join(pipeline_root, "MerExampleGen", "ingest_report"))
+def ingestion_summary(folder: str | None) -> dict | None:
     path = folder and join(folder, "summary.json")
     if not path or not tf.io.gfile.exists(path):
         return None
@@ -24,9 +23,8 @@ def ingestion_summary(pipeline_root: str) -> dict | None:
         return dict(json.load(handle), path=folder)
 
 
-def training_summary(pipeline_root: str) -> dict | None:
-    """The newest Trainer's training_summary.json (kept epoch, how it was selected)."""
-    folder = newest(join(pipeline_root, "Trainer", "model_run"))
+def training_summary(folder: str | None) -> dict | None:
+    """The Trainer's training_summary.json (kept epoch, how it was selected)."""
     path = folder and join(folder, "training_summary.json")
     if not path or not tf.io.gfile.exists(path):
         return None
@@ -34,10 +32,9 @@ def training_summary(pipeline_root: str) -> dict | None:
         return json.load(handle)
 
 
-def schema_anomalies(pipeline_root: str) -> dict | None:
+def schema_anomalies(folder: str | None) -> dict | None:
     """{"path", "splits": {split: [{"feature", "severity", "short", "description"}]}}."""
-    folder = newest(join(pipeline_root, "ExampleValidator", "anomalies"))
-    if not folder:
+    if not folder or not tf.io.gfile.isdir(folder):
         return None
     splits = {}
     for name in sorted(tf.io.gfile.listdir(folder)):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import sys
 
-from .report import build_report, locate_evaluation
+from .layout import find_run
+from .results import build_report
 
 
 def gate_lines(overall: dict, gates: list, blessed) -> list:
@@ -31,8 +32,9 @@ def gate_lines(overall: dict, gates: list, blessed) -> list:
 
 def print_gates(pipeline_root: str, pipeline_name: str, stream=sys.stderr) -> dict:
     """Prints the gates of the newest Evaluator run; returns {blessed, overall, gates}."""
-    evaluation_path, blessed, _ = locate_evaluation(pipeline_root, pipeline_name)
-    report = build_report(evaluation_path)
+    run = find_run(pipeline_root, pipeline_name)
+    report = build_report(run.evaluation)
+    blessed = run.blessed
     if blessed is None:
         blessed = report["validation"]["ok"]
     print("\n".join(gate_lines(report["overall"], report["gates"], blessed)), file=stream)

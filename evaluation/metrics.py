@@ -2,7 +2,7 @@
 
 TFMA's built-in per-class precision/recall binarise each class's probability at
 0.5, which is not "the predicted class is the argmax" (and adding top_k gives
-wrong numbers, see FIELD_NOTES). These metrics derive everything from TFMA's own
+wrong numbers). These metrics derive everything from TFMA's own
 multi-class confusion matrix at threshold 0.0, where the predicted class is the
 argmax, so the figures are the ones a researcher computes from predictions.
 

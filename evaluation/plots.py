@@ -119,3 +119,19 @@ def per_class_png(per_class, uar=None, uf1=None) -> bytes:
     axes.grid(axis="y", alpha=0.3)
     figure.tight_layout()
     return _png(figure)
+
+
+def summary_figures(confusion_matrix: dict, per_class: list, overall: dict,
+                    prefix: str = "") -> dict:
+    """{file name: PNG bytes}: the confusion matrix and per-class bars of one result.
+
+    The one figure writer of the run report and the cross-validation summary
+    (``prefix`` "cv_" gives cv_confusion_matrix.png, cv_per_class.png).
+    """
+    return {
+        f"{prefix}confusion_matrix.png": confusion_matrix_png(
+            confusion_matrix["classes"], confusion_matrix["counts"], uf1=overall.get("uf1"),
+            uar=overall.get("uar"), example_count=overall.get("example_count")),
+        f"{prefix}per_class.png": per_class_png(per_class, uar=overall.get("uar"),
+                                                uf1=overall.get("uf1")),
+    }

@@ -149,17 +149,6 @@ def read_summary(out_dir: str) -> dict:
     return json.loads(fileio.read_bytes(fileio.join(out_dir, "summary.json")))
 
 
-def default_beam_args(beam_args: list[str] | None) -> list[str]:
-    """Multi-process DirectRunner on all cores unless the caller chose a runner."""
-    args = list(beam_args or [])
-    if not any(a.startswith("--runner") for a in args):
-        if not any(a.startswith("--direct_running_mode") for a in args):
-            args.append("--direct_running_mode=multi_processing")
-        if not any(a.startswith("--direct_num_workers") for a in args):
-            args.append(f"--direct_num_workers={os.cpu_count() or 1}")
-    return args
-
-
 def split_rows(rows):
     specs = [r for r in rows if isinstance(r, ClipSpec)]
     rejects = [r for r in rows if isinstance(r, Reject)]
@@ -176,37 +165,67 @@ def _clear_outputs(out_dir: str) -> None:
     os.makedirs(out_dir, exist_ok=True)
 
 
+class IngestClips(beam.PTransform):
+    """Annotation rows -> converted clips; rejects.jsonl and summary.json in ``report_dir``.
+
+    The one ingestion graph: ``mer-tfx ingest`` and MerExampleGen apply it and differ
+    only in where they write the records. Every row ends up converted or rejected with
+    a reason (annotation checks before the pipeline, frame checks inside it), and the
+    summary's accounting holds (rows = converted + rejected).
+    """
+
+    def __init__(self, rows: list, report_dir: str, size: int = 128, face_crop: bool = True,
+                 extra: dict | None = None):
+        super().__init__()
+        self._rows = list(rows)
+        self._report_dir = report_dir
+        self._size = size
+        self._face_crop = face_crop
+        self._extra = extra
+
+    def expand(self, pbegin):
+        specs, early_rejects = split_rows(self._rows)
+        converted, late_rejects = (pbegin | "ClipSpecs" >> beam.Create(specs)
+                                   | "ConvertClips" >> ConvertClips(self._size, self._face_crop,
+                                                                    len(specs)))
+        rejects = ((late_rejects, pbegin | "AnnotationRejects" >> beam.Create(early_rejects))
+                   | "AllRejects" >> beam.Flatten())
+        _ = (converted, rejects) | "Summarize" >> Summarize(
+            self._report_dir, len(self._rows), self._face_crop, extra=self._extra)
+        return converted
+
+
+def checked_summary(report_dir: str, source: str) -> dict:
+    """summary.json of a finished ingestion; IngestionError when no clip was converted."""
+    summary = read_summary(report_dir)
+    if summary["converted"] == 0:
+        raise IngestionError(
+            f"no clip of {source} could be converted: {summary['rejected']} rows rejected "
+            f"({summary['rejected_by_reason']}); see {report_dir}/rejects.jsonl")
+    return summary
+
+
 def run_ingest(dataset: str, root: str, annotations: str | None, out_dir: str,
                size: int = 128, face_crop: bool = True,
                beam_args: list[str] | None = None) -> dict:
     """Runs the job and returns summary.json's content.
 
     Raises AnnotationError when the annotation file is unusable and IngestionError
-    when no clip at all could be converted.
+    when no clip at all could be converted. ``beam_args`` are used as given (the
+    CLI adds pipeline/beam_args.py's defaults).
     """
     rows = read_annotations(dataset, root, annotations)
     specs, early_rejects = split_rows(rows)
     log.info("%s %s: %d annotation rows, %d to convert, %d rejected by annotation checks",
              PROGRESS_TAG, annotations or root, len(rows), len(specs), len(early_rejects))
     _clear_outputs(out_dir)
-    options = PipelineOptions(default_beam_args(beam_args))
-    with beam.Pipeline(options=options) as pipeline:
-        converted, late_rejects = (pipeline | "ClipSpecs" >> beam.Create(specs)
-                                   | "ConvertClips" >> ConvertClips(size, face_crop,
-                                                                    len(specs)))
-        all_rejects = ((late_rejects, pipeline | "AnnotationRejects" >> beam.Create(early_rejects))
-                       | "AllRejects" >> beam.Flatten())
+    with beam.Pipeline(options=PipelineOptions(list(beam_args or []))) as pipeline:
+        converted = pipeline | "Ingest" >> IngestClips(
+            rows, out_dir, size, face_crop,
+            extra={"dataset": dataset, "size": size, "face_crop": face_crop})
         (converted
          | "Serialized" >> beam.Map(lambda c: c.serialized)
          | "WriteRecords" >> beam.io.WriteToTFRecord(
              fileio.join(out_dir, "records", "clips"), file_name_suffix=".tfrecord.gz",
              compression_type=CompressionTypes.GZIP))
-        _ = (converted, all_rejects) | "Summarize" >> Summarize(
-            out_dir, len(rows), face_crop,
-            extra={"dataset": dataset, "size": size, "face_crop": face_crop})
-    summary = read_summary(out_dir)
-    if summary["converted"] == 0:
-        raise IngestionError(
-            f"no clip of {annotations or root} could be converted: {summary['rejected']} rows "
-            f"rejected ({summary['rejected_by_reason']}); see {out_dir}/rejects.jsonl")
-    return summary
+    return checked_summary(out_dir, annotations or root)

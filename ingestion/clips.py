@@ -38,12 +38,22 @@ class Reject:
 
     row: int
     clip: str
-    reason: str  # keyword: missing_folder, missing_frame, unreadable_frame, ...
+    reason: str  # a key of REJECT_REASONS
     detail: str = ""
+
+    def __post_init__(self):
+        if self.reason not in REJECT_REASONS:
+            raise ValueError(f"reject reason {self.reason!r} is not declared in "
+                             f"ingestion/clips.py REJECT_REASONS")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
+
+# Sanity limits on input: beyond them a clip is bad input, rejected with a reason.
+MAX_CLIP_FRAMES = 5000
+MAX_PIXELS = 4096 * 4096
+MAX_FILE_BYTES = 64 * 1024 * 1024
 
 # Every reject keyword the job can produce, with what the user should fix.
 REJECT_REASONS = {
@@ -58,6 +68,7 @@ REJECT_REASONS = {
     "missing_frame": "a frame between onset and offset has no file",
     "unreadable_frame": "a frame file could not be decoded as an image",
     "inconsistent_frame_size": "a frame differs in size from the onset frame",
-    "oversized_image": "a frame is larger than the sane limit",
-    "too_many_frames": "onset..offset spans more frames than the sane limit",
+    "oversized_image": f"a frame has more than {MAX_PIXELS:,} pixels or "
+                       f"{MAX_FILE_BYTES // 2**20} MiB",
+    "too_many_frames": f"onset..offset spans more than {MAX_CLIP_FRAMES} frames",
 }

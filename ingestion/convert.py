@@ -8,11 +8,10 @@ from __future__ import annotations
 import dataclasses
 
 from . import fileio
-from .clips import ClipSpec, Reject
+from .clips import MAX_CLIP_FRAMES, ClipSpec, Reject
 from .frames import FrameError, crop_resize_encode, decode_gray, face_box
 from .records import build_sequence_example
 
-MAX_CLIP_FRAMES = 5000
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,8 +10,8 @@ import functools
 import cv2
 import numpy as np
 
-MAX_PIXELS = 4096 * 4096  # a frame larger than this is treated as bad input
-MAX_FILE_BYTES = 64 * 1024 * 1024
+from .clips import MAX_FILE_BYTES, MAX_PIXELS
+
 FACE_MARGIN = 0.15  # fraction of the detected box added on each side (brows, chin)
 
 

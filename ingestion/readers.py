@@ -1,8 +1,9 @@
 """One reader per dataset: annotation rows -> ClipSpec or Reject.
 
-Each reader knows its dataset's folder naming and annotation quirks (see
-FIELD_NOTES.md); the shared ``make_clip`` applies the checks every dataset needs,
-so a row is judged the same way whichever spreadsheet it came from.
+Each reader knows its dataset's folder naming and annotation quirks, one comment
+per repair (the datasets themselves are listed in mer_tfx/datasets.py); the shared
+``make_clip`` applies the checks every dataset needs, so a row is judged the same
+way whichever spreadsheet it came from.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import logging
 import posixpath
 import re
 
+from mer_tfx.datasets import DATASET_NAMES, DATASETS
 from mer_tfx.labels import normalize_label, three_class
 
 from . import fileio
@@ -20,7 +22,6 @@ from .tables import AnnotationError, get, read_table
 
 log = logging.getLogger(__name__)
 
-FPS = {"casme2": 200.0, "samm": 200.0, "smic": 100.0, "casme3": 30.0, "csv": 30.0}
 MISSING_APEX = {None, "", "/", "-1", -1, "-"}
 
 
@@ -153,7 +154,7 @@ def read_sheet(fmt: SheetFormat, root, annotations):
             row=number, dataset=str(get(rec, "dataset") or fmt.dataset), subject=subject,
             clip=clip, root=root, parts=[subject, clip, *fmt.below_clip],
             label=get(rec, fmt.label), onset=get(rec, fmt.onset), apex=get(rec, fmt.apex),
-            offset=get(rec, fmt.offset), fps=float(fps) if fps else FPS[fmt.dataset],
+            offset=get(rec, fmt.offset), fps=float(fps) if fps else DATASETS[fmt.dataset].fps,
             action_units=get(rec, fmt.action_units)))
     return out
 
@@ -184,12 +185,14 @@ def read_smic(root, annotations=None):
         out.append(make_clip(
             row=number, dataset="smic", subject=subject, clip=clip, root=root,
             parts=[folder_subject, "micro", emotion, clip], label=emotion,
-            onset=first, apex=None, offset=last, fps=FPS["smic"]))
+            onset=first, apex=None, offset=last, fps=DATASETS["smic"].fps))
     return out
 
 
 READERS = {name: functools.partial(read_sheet, fmt) for name, fmt in SHEETS.items()}
 READERS["smic"] = read_smic
+assert set(READERS) == set(DATASET_NAMES), \
+    "every dataset of mer_tfx/datasets.py needs a reader here, and no other"
 
 
 def read_annotations(dataset: str, root: str, annotations: str | None):
@@ -198,7 +201,7 @@ def read_annotations(dataset: str, root: str, annotations: str | None):
         reader = READERS[dataset]
     except KeyError:
         raise AnnotationError(f"unknown dataset {dataset!r}; choose one of {sorted(READERS)}")
-    if dataset != "smic" and not annotations:
+    if DATASETS[dataset].needs_annotations and not annotations:
         raise AnnotationError(f"--annotations is required for dataset {dataset!r}")
     if not fileio.isdir(root):
         raise AnnotationError(f"{root}: dataset root folder does not exist")

@@ -1,7 +1,9 @@
-"""The SequenceExample contract written by ingestion and read by the pipeline.
+"""The SequenceExample contract written by ingestion and read by the pipeline, declared once.
 
-Context feature names are a contract with schemas/ and transform/: change them
-in all three places or not at all.
+``CONTEXT`` and ``SEQUENCE`` name every feature with its type and meaning: the writer
+below emits exactly them, tests/test_record_contract.py checks that
+schemas/schema.pbtxt declares exactly them (and the README lists them), and
+transform/, the serving signature and TFMA slicing read these names.
 """
 from __future__ import annotations
 
@@ -11,38 +13,50 @@ from mer_tfx.labels import three_class
 
 from .clips import ClipSpec
 
-CONTEXT_BYTES = ("dataset", "subject", "clip", "label", "label_3class", "action_units")
-CONTEXT_INT = ("onset", "apex", "offset", "num_frames", "face_detected")
-CONTEXT_FLOAT = ("fps",)
-SEQUENCE_FEATURES = ("frames", "frame_index")
+# name -> (type: "bytes" | "int" | "float", what it holds)
+CONTEXT = {
+    "dataset": ("bytes", "dataset name (casme2, samm, ...)"),
+    "subject": ("bytes", "subject as the dataset's folders name it"),
+    "clip": ("bytes", "clip folder name"),
+    "label": ("bytes", "canonical lower-case emotion"),
+    "label_3class": ("bytes", "MEGC 2019 composite class (negative, positive, surprise)"),
+    "action_units": ("bytes", "FACS action units as annotated"),
+    "onset": ("int", "onset frame number"),
+    "apex": ("int", "apex frame number"),
+    "offset": ("int", "offset frame number"),
+    "num_frames": ("int", "frames stored (onset..offset)"),
+    "face_detected": ("int", "1 if the face box was found on the onset frame"),
+    "fps": ("float", "frames per second of the recording"),
+}
+SEQUENCE = {
+    "frames": ("bytes", "one PNG per frame, grayscale, face crop"),
+    "frame_index": ("int", "absolute frame number of each step"),
+}
 
 
-def _bytes(value: str | bytes) -> tf.train.Feature:
-    value = value.encode("utf-8") if isinstance(value, str) else value
-    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-
-
-def _int(value: int) -> tf.train.Feature:
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+def _feature(kind: str, value) -> tf.train.Feature:
+    if kind == "bytes":
+        value = value.encode("utf-8") if isinstance(value, str) else value
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+    if kind == "int":
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+    return tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)]))
 
 
 def build_sequence_example(spec: ClipSpec, frame_indices: list[int], png_frames: list[bytes],
                            face_detected: bool) -> tf.train.SequenceExample:
     """One clip as a SequenceExample: context = who/what/when, sequence = the frames."""
+    values = {"dataset": spec.dataset, "subject": spec.subject, "clip": spec.clip,
+              "label": spec.label, "label_3class": three_class(spec.label),
+              "action_units": spec.action_units, "onset": spec.onset, "apex": spec.apex,
+              "offset": spec.offset, "num_frames": len(png_frames),
+              "face_detected": int(face_detected), "fps": spec.fps}
     example = tf.train.SequenceExample()
-    context = example.context.feature
-    for name, value in (("dataset", spec.dataset), ("subject", spec.subject),
-                        ("clip", spec.clip), ("label", spec.label),
-                        ("label_3class", three_class(spec.label)),
-                        ("action_units", spec.action_units)):
-        context[name].CopyFrom(_bytes(value))
-    for name, value in (("onset", spec.onset), ("apex", spec.apex), ("offset", spec.offset),
-                        ("num_frames", len(png_frames)), ("face_detected", int(face_detected))):
-        context[name].CopyFrom(_int(value))
-    context["fps"].CopyFrom(tf.train.Feature(float_list=tf.train.FloatList(value=[spec.fps])))
-    frames = example.feature_lists.feature_list["frames"].feature
-    indices = example.feature_lists.feature_list["frame_index"].feature
-    for index, png in zip(frame_indices, png_frames):
-        frames.add().CopyFrom(_bytes(png))
-        indices.add().CopyFrom(_int(index))
+    for name, (kind, _) in CONTEXT.items():
+        example.context.feature[name].CopyFrom(_feature(kind, values[name]))
+    steps = {"frames": png_frames, "frame_index": frame_indices}
+    for name, (kind, _) in SEQUENCE.items():
+        feature_list = example.feature_lists.feature_list[name].feature
+        for value in steps[name]:
+            feature_list.add().CopyFrom(_feature(kind, value))
     return example

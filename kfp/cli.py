@@ -1,31 +1,28 @@
 """``mer-tfx kfp compile|schedule|run``: the Kubeflow Pipelines subcommands.
 
 ``add_kfp_parser(subparsers)`` adds them to the ``mer-tfx`` parser; every handler is
-``handler(args, extra_args) -> exit code`` and raises UserError for bad input or a
+``handler(args, beam_args) -> exit code`` and raises UserError for bad input or a
 server error. Heavy imports (TFX, the kfp client) happen inside the handlers.
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 
 from mer_tfx.errors import UserError
-
-DATASETS = ("casme2", "samm", "smic", "casme3", "csv")
+from mer_tfx.pipeline.configs import PIPELINE_NAME
 
 _COMPILE_EPILOG = """\
-Other pipeline settings (classes, epochs, eval subjects, ...) come from MER_<FIELD>
-environment variables, as for the local runner (e.g. MER_EPOCHS=60,
-MER_CLASSES='["positive","negative","surprise"]').
-Unknown options are taken as Beam args too, e.g. --runner=DataflowRunner --project=P
---region=R --temp_location=gs://B/tmp --sdk_container_image=IMAGE.
+Every pipeline setting has a flag here (see mer-tfx run --help for the same ones) and a
+MER_<SETTING> environment variable (e.g. MER_EPOCHS=60, MER_CLASSES=positive,negative,surprise);
+flags override variables. Beam options go behind --beam-arg=--runner=DataflowRunner
+(repeatable) or after a lone --.
 
 example:
   mer-tfx kfp compile --out pipeline.yaml --image REGISTRY/mer-tfx:1.0 \\
       --pipeline-root gs://BUCKET/mer/pipeline_root --dataset casme2 \\
-      --data-root gs://BUCKET/CASME2_RAW_selected \\
+      --root gs://BUCKET/CASME2_RAW_selected \\
       --annotations gs://BUCKET/CASME2-coding-20140508.xlsx \\
       --gpus 1 --memory-limit 32Gi --cpu-limit 8 \\
       --node-selector cloud.google.com/gke-accelerator=nvidia-tesla-t4 \\
@@ -37,9 +34,9 @@ def _add_connection_options(parser) -> None:
     parser.add_argument("--host", required=True,
                         help="KFP endpoint, e.g. https://HOST/pipeline or http://localhost:8080")
     parser.add_argument("--package", required=True, help="compiled pipeline.yaml")
-    parser.add_argument("--experiment", default="mer-tfx", help="experiment name (created "
-                                                                "if missing; default mer-tfx)")
-    parser.add_argument("--pipeline-name", default="mer-tfx",
+    parser.add_argument("--experiment", default=PIPELINE_NAME,
+                        help=f"experiment name (created if missing; default {PIPELINE_NAME})")
+    parser.add_argument("--pipeline-name", default=PIPELINE_NAME,
                         help="pipeline to upload to; an existing one gets a new version")
     parser.add_argument("--version-name", help="pipeline version name (default: name, UTC "
                                                "time and package hash)")
@@ -64,47 +61,13 @@ def add_kfp_parser(subparsers) -> argparse.ArgumentParser:
         "compile", help="compile the pipeline into a KFP v2 package (YAML)",
         epilog=_COMPILE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     comp.add_argument("--out", required=True, help="package to write (.yaml)")
-    comp.add_argument("--image", default=os.environ.get("MER_KFP_IMAGE"),
-                      help="project image every task runs (see Dockerfile; default "
-                           "$MER_KFP_IMAGE)")
-    comp.add_argument("--pipeline-root", help="gs:// or s3:// folder for the artifacts "
-                                              "(default: <output>/pipeline_root)")
-    comp.add_argument("--output", help="folder for serving_model/ (default: the parent of "
-                                       "--pipeline-root)")
-    comp.add_argument("--dataset", choices=DATASETS)
-    comp.add_argument("--data-root", help="dataset root: gs://, s3:// or a path on a --pvc")
-    comp.add_argument("--annotations", help="annotation .xlsx/.csv: gs://, s3:// or on a --pvc")
-    comp.add_argument("--pipeline-name", help="pipeline name in the spec (default mer-tfx)")
-    comp.add_argument("--gpus", type=int, default=1, help="GPUs for the Trainer (default 1; 0 "
-                                                          "for CPU only)")
-    comp.add_argument("--transform-gpus", type=int, default=0,
-                      help="GPUs for Transform (default 0)")
-    comp.add_argument("--accelerator", default="nvidia.com/gpu",
-                      help="accelerator type: the Kubernetes resource name on self-hosted KFP "
-                           "(default nvidia.com/gpu); a type such as NVIDIA_TESLA_T4 on "
-                           "Vertex AI Pipelines")
-    comp.add_argument("--cpu-limit", help="CPU limit of the GPU task(s): 8, 0.5, 500m")
-    comp.add_argument("--memory-limit", help="memory limit of the GPU task(s): 32Gi, 16G")
-    comp.add_argument("--node-selector", action="append", default=[], metavar="KEY=VALUE",
-                      help="node label for the GPU task(s) (repeatable)")
-    comp.add_argument("--toleration", action="append", default=[],
-                      metavar="KEY=VALUE:EFFECT",
-                      help="toleration for the GPU task(s): key=value:Effect, key:Effect "
-                           "(Exists) or a JSON object (repeatable)")
-    comp.add_argument("--pvc", action="append", default=[], metavar="CLAIM:/MOUNT",
-                      help="mount a PersistentVolumeClaim into every task (repeatable)")
-    comp.add_argument("--beam-arg", action="append", default=[], metavar="--NAME=VALUE",
-                      help="Beam option for the Beam components, written with '=': "
-                           "--beam-arg=--runner=DataflowRunner (repeatable)")
-    comp.add_argument("--schema-path", help="schema file as seen in the image (default: the "
-                                            "copy the Dockerfile puts in /opt/mer-tfx)")
-    comp.add_argument("--no-cache", action="store_true",
-                      help="compile every task with KFP caching off")
-    comp.add_argument("--cache-ingestion", action="store_true",
-                      help="keep caching on for MerExampleGen (off by default: remote data is "
-                           "fingerprinted by path only)")
     comp.add_argument("--job-json", help="also write the runner's raw PipelineJob JSON here")
-    comp.set_defaults(handler=_compile, accepts_beam_args=True)
+    from mer_tfx.cli import _add_beam_arg, _add_settings, _print_settings
+
+    _add_settings(comp)
+    _add_beam_arg(comp)
+    _print_settings(comp)
+    comp.set_defaults(handler=_compile)
 
     sched = commands.add_parser(
         "schedule", help="upload the package and create a recurring run",
@@ -128,63 +91,57 @@ def add_kfp_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def _settings_from_args(args):
+def _settings_from_args(args, beam_args):
+    """The settings tree (MER_* variables, then flags), its output placed for a cluster."""
+    from mer_tfx.cli import _settings
     from mer_tfx.kfp.compiler import default_output_for
     from mer_tfx.pipeline.configs import PipelineSettings
 
-    settings = PipelineSettings.from_env()
-    values = {}
-    for option, field in (("dataset", "dataset"), ("data_root", "data_root"),
-                          ("annotations", "annotations"), ("pipeline_name", "pipeline_name")):
-        if getattr(args, option) is not None:
-            values[field] = getattr(args, option)
-    if args.output:
-        values["output"] = args.output.rstrip("/")
-    elif args.pipeline_root:
-        values["output"] = default_output_for(args.pipeline_root)
-    elif "://" not in settings.output:
-        raise UserError("give --pipeline-root gs://BUCKET/... (or --output gs://BUCKET/... "
-                        "to put pipeline_root/ and serving_model/ under it)")
-    if args.no_cache:
-        values["enable_cache"] = False
-    return dataclasses.replace(settings, **values)
+    settings = _settings(args, beam_args)
+    pipeline_root = settings.kubeflow.pipeline_root
+    if settings.output == PipelineSettings().output:  # not chosen: under the pipeline root
+        if pipeline_root:
+            settings = settings.replace(output=default_output_for(pipeline_root))
+        else:
+            raise UserError("give --pipeline-root gs://BUCKET/... (or --output gs://BUCKET/... "
+                            "to put pipeline_root/ and serving_model/ under it)")
+    return settings.replace(output=settings.output.rstrip("/"))
 
 
-def _compile(args, extra) -> int:
+def _compile(args, beam_args) -> int:
     from mer_tfx.kfp import compiler
 
-    if not args.image:
+    settings = _settings_from_args(args, beam_args)
+    if args.print_settings:
+        print(json.dumps(settings.to_dict(), indent=2))
+        return 0
+    kube = settings.kubeflow
+    if not kube.image:
         raise UserError("give --image REGISTRY/mer-tfx:TAG (the image built from the "
-                        "repository's Dockerfile) or set MER_KFP_IMAGE")
-    settings = _settings_from_args(args)
-    beam_args = list(args.beam_arg) + list(extra or [])
-    options = {}
-    if args.schema_path:
-        options["schema_path"] = args.schema_path
+                        "repository's Dockerfile) or set MER_IMAGE")
+    pipeline_root = kube.pipeline_root or settings.pipeline_root
+    options = {"schema_path": kube.schema_path} if kube.schema_path else {}
     path = compiler.compile_pipeline(
-        settings, args.out, args.image, args.pipeline_root or settings.pipeline_root,
-        gpus=args.gpus, accelerator=args.accelerator, cpu_limit=args.cpu_limit,
-        memory_limit=args.memory_limit,
-        node_selector=compiler.parse_node_selector(args.node_selector),
-        tolerations=[compiler.parse_toleration(t) for t in args.toleration],
-        beam_args=beam_args or None, transform_gpus=args.transform_gpus,
-        pvc_mounts=args.pvc, cache_ingestion=args.cache_ingestion,
+        settings, args.out, kube.image, pipeline_root,
+        gpus=kube.gpus, accelerator=kube.accelerator, cpu_limit=kube.cpu_limit,
+        memory_limit=kube.memory_limit,
+        node_selector=compiler.parse_node_selector(kube.node_selector),
+        tolerations=[compiler.parse_toleration(t) for t in kube.toleration],
+        beam_args=list(settings.beam_args) or None, transform_gpus=kube.transform_gpus,
+        pvc_mounts=list(kube.pvc), cache_ingestion=kube.cache_ingestion,
         job_json_path=args.job_json, **options)
-    print(json.dumps({"package": path, "image": args.image,
-                      "pipeline_root": args.pipeline_root or settings.pipeline_root,
+    settings_path = os.path.splitext(path)[0] + ".settings.json"
+    with open(settings_path, "w") as handle:
+        handle.write(json.dumps(settings.to_dict(), indent=2) + "\n")
+    print(json.dumps({"package": path, "settings": settings_path, "image": kube.image,
+                      "pipeline_root": pipeline_root,
                       "serving_dir": settings.serving_dir}, indent=2))
     return 0
 
 
-def _reject_extra(extra) -> None:
-    if extra:
-        raise UserError(f"unrecognized arguments: {' '.join(extra)}")
-
-
-def _schedule(args, extra) -> int:
+def _schedule(args, _beam_args) -> int:
     from mer_tfx.kfp import client
 
-    _reject_extra(extra)
     result = client.schedule(
         args.host, args.package, args.cron, experiment=args.experiment,
         pipeline_name=args.pipeline_name, namespace=args.namespace, token=args.token,
@@ -195,10 +152,9 @@ def _schedule(args, extra) -> int:
     return 0
 
 
-def _run(args, extra) -> int:
+def _run(args, _beam_args) -> int:
     from mer_tfx.kfp import client
 
-    _reject_extra(extra)
     result = client.run_once(
         args.host, args.package, experiment=args.experiment, pipeline_name=args.pipeline_name,
         namespace=args.namespace, token=args.token, run_name=args.run_name,

@@ -29,7 +29,6 @@ Choices made here:
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import logging
 import os
@@ -412,7 +411,7 @@ def compile_pipeline(settings, out_path: str, image: str, pipeline_root: str | N
                         f"us-docker.pkg.dev/PROJECT/REPO/mer-tfx:1.0")
     pipeline_root = _check_pipeline_root(pipeline_root or settings.pipeline_root)
     mounts = [parse_pvc(m) for m in (pvc_mounts or [])]
-    _check_location("data root", settings.data_root, mounts)
+    _check_location("data root", settings.root, mounts)
     _check_location("annotations", settings.annotations, mounts)
     _check_location("output (serving model folder)", settings.output, mounts)
     _check_location("schema path", schema_path, mounts + [("image", CONTAINER_SOURCE_DIR)])
@@ -429,7 +428,7 @@ def compile_pipeline(settings, out_path: str, image: str, pipeline_root: str | N
     from mer_tfx.components.mer_example_gen import MerExampleGen
     from mer_tfx.pipeline.pipeline import create_pipeline
 
-    settings = dataclasses.replace(settings, beam_args=container_beam_args(
+    settings = settings.replace(beam_args=container_beam_args(
         settings.beam_args if beam_args is None else beam_args))
     # The data is where the cluster sees it (bucket or PVC), not on this machine:
     # MerExampleGen's cache key hashes its paths instead of reading files here.
@@ -472,7 +471,7 @@ def compile_pipeline(settings, out_path: str, image: str, pipeline_root: str | N
     for task_id, task in pipeline_spec["root"]["dag"]["tasks"].items():
         ingestion = task_id in by_type.get(MerExampleGen, [])
         task["cachingOptions"] = {  # explicit, also where proto3 JSON would drop a false
-            "enableCache": bool(settings.enable_cache and (cache_ingestion or not ingestion))}
+            "enableCache": bool(settings.cache and (cache_ingestion or not ingestion))}
 
     platform_spec = build_platform_spec(
         pipeline_spec, per_task={task: scheduling for task in gpu_tasks},

@@ -6,32 +6,32 @@ and argument errors answer in a fraction of a second.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
 
 from mer_tfx import VERBOSE_VARIABLE
+from mer_tfx.datasets import DATASET_NAMES
 from mer_tfx.logs import setup_logging
-
-# Datasets the ingestion job reads; the synthetic generator writes the same layouts.
-DATASETS = ("casme2", "samm", "smic", "casme3", "csv")
-
+from mer_tfx.pipeline.configs import PIPELINE_NAME
 
 def _add_synth(subparsers):
     parser = subparsers.add_parser(
         "synth", help="write a deterministic synthetic dataset in a real on-disk layout")
-    parser.add_argument("--layout", required=True, choices=DATASETS)
+    parser.add_argument("--layout", required=True, choices=DATASET_NAMES)
     parser.add_argument("--out", required=True, help="folder to write the dataset into")
     parser.add_argument("--subjects", type=int, default=6)
     parser.add_argument("--clips-per-class", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--frame-size", type=int, default=200)
+    parser.add_argument("--frame-size", type=int, default=200,
+                        help="side of the synthetic video frames, in pixels")
     parser.add_argument("--inject-faults", action="store_true",
                         help="add one bad annotation row of every kind (for trying rejects)")
     parser.set_defaults(handler=_synth)
 
 
-def _synth(args, _extra):
+def _synth(args, _beam_args):
     from mer_tfx.synthetic import generate
 
     result = generate(args.layout, args.out, subjects=args.subjects,
@@ -42,45 +42,83 @@ def _synth(args, _extra):
     return 0
 
 
-def _add_data_arguments(parser):
-    """The raw dataset a job reads: shared by ingest and run."""
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
-    parser.add_argument("--root", required=True, help="dataset root folder (frame folders)")
-    parser.add_argument("--annotations", help="annotation .xlsx/.csv (optional for smic)")
+# The data a job reads, and the ingestion settings a stand-alone ingest takes.
+DATA_SETTINGS = ("dataset", "root", "annotations")
+INGEST_SETTINGS = ("ingest.crop_size", "ingest.face_crop")
+BEAM_HELP = ("Beam pipeline options go behind --beam-arg (--beam-arg=--runner=DataflowRunner, "
+             "repeatable) or after a lone --, e.g. -- --runner=DataflowRunner --project=P. "
+             "Default: DirectRunner, multi-process, one worker per core.")
+
+
+def _add_beam_arg(parser):
+    parser.add_argument("--beam-arg", action="append", default=[], metavar="--NAME=VALUE",
+                        help="one Beam pipeline option, written with '=' (repeatable)")
+    parser.set_defaults(accepts_beam_args=True)
+
+
+def _add_settings(parser, include=None, exclude=(), required=()):
+    from mer_tfx import settings as tree
+    from mer_tfx.pipeline.configs import PipelineSettings
+
+    tree.add_arguments(parser, PipelineSettings, include=include, exclude=exclude,
+                       required=required)
+
+
+def _settings(args, beam_args=()):
+    """MER_* variables over the defaults, then the flags given; Beam args from the caller."""
+    from mer_tfx import settings as tree
+    from mer_tfx.pipeline.configs import PipelineSettings
+
+    settings = tree.from_args(PipelineSettings, args, base=PipelineSettings.from_env())
+    if beam_args:
+        settings = settings.replace(beam_args=list(settings.beam_args) + list(beam_args))
+    return settings
+
+
+def _print_settings(parser):
+    parser.add_argument("--print-settings", action="store_true",
+                        help="print the effective settings as JSON and exit")
 
 
 def _add_ingest(subparsers):
     parser = subparsers.add_parser(
         "ingest", help="Beam job: raw frame folders + annotations -> SequenceExample TFRecords",
-        description="Unknown options are passed to Apache Beam, e.g. --runner=DataflowRunner "
-                    "--project=P --region=R --temp_location=gs://B/tmp, or "
-                    "--direct_num_workers=4. Default: DirectRunner, multi-process, all cores.")
-    _add_data_arguments(parser)
+        description=BEAM_HELP)
+    _add_settings(parser, include=DATA_SETTINGS + INGEST_SETTINGS, required=("dataset", "root"))
     parser.add_argument("--out", required=True, help="output folder (records/, rejects.jsonl, "
                                                      "summary.json)")
-    parser.add_argument("--size", type=int, default=128, help="output frame side in pixels")
-    parser.add_argument("--no-face-crop", dest="face_crop", action="store_false",
-                        help="keep the whole frame instead of the face box found on onset")
-    parser.set_defaults(handler=_ingest, accepts_beam_args=True)
+    _add_beam_arg(parser)
+    parser.set_defaults(handler=_ingest)
 
 
 def _ingest(args, beam_args):
     from mer_tfx.ingestion.beam_job import run_ingest
+    from mer_tfx.pipeline.beam_args import default_beam_args
 
-    summary = run_ingest(args.dataset, args.root, args.annotations, args.out, size=args.size,
-                         face_crop=args.face_crop, beam_args=beam_args)
+    settings = _settings(args)
+    summary = run_ingest(settings.dataset, settings.root, settings.annotations, args.out,
+                         size=settings.ingest.crop_size, face_crop=settings.ingest.face_crop,
+                         beam_args=default_beam_args(beam_args))
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0
+
+
+def _add_pipeline_arguments(parser):
+    """Dataset, output and every pipeline setting but Kubeflow's: shared by run and cv."""
+    _add_settings(parser, exclude=("kubeflow",), required=("dataset", "root", "output"))
+    _add_beam_arg(parser)
+    _print_settings(parser)
 
 
 def _add_run(subparsers):
     parser = subparsers.add_parser(
         "run", help="run the whole TFX pipeline locally (LocalDagRunner)",
         description="Artifacts go to OUTPUT/pipeline_root, metadata to OUTPUT/metadata.db, "
-                    "blessed models to OUTPUT/serving_model/. Unknown options are passed to "
-                    "Apache Beam. Re-running reuses cached components.")
+                    "blessed models to OUTPUT/serving_model/, the effective settings to "
+                    "OUTPUT/settings.json. Re-running reuses cached components. MER_<SETTING> "
+                    "variables set defaults; flags override them. " + BEAM_HELP)
     _add_pipeline_arguments(parser)
-    parser.set_defaults(handler=_run, accepts_beam_args=True)
+    parser.set_defaults(handler=_run)
 
 
 def _add_cv(subparsers):
@@ -89,87 +127,11 @@ def _add_cv(subparsers):
         description="One full local pipeline run per fold in OUTPUT/fold-NN/, each holding "
                     "out its subjects; pooled per-class figures from the summed TFMA "
                     "confusion matrices in OUTPUT/cross_validation.json, "
-                    "cv_confusion_matrix.png and cv_per_class.png.")
+                    "cv_confusion_matrix.png and cv_per_class.png. " + BEAM_HELP)
     _add_pipeline_arguments(parser)
     parser.add_argument("--folds", type=int, default=0,
                         help="0: leave one subject out (default); K: K subject groups")
-    parser.set_defaults(handler=_cv, accepts_beam_args=True)
-
-
-def _add_pipeline_arguments(parser):
-    """Dataset, output and every pipeline setting: shared by run and cv."""
-    from mer_tfx.pipeline.configs import PipelineSettings
-    from mer_tfx.trainer.config import EPOCH_SELECTIONS, MODEL_NAMES, SELECTION_METRICS
-
-    defaults = PipelineSettings()
-    _add_data_arguments(parser)
-    parser.add_argument("--output", required=True, help="output folder")
-    parser.add_argument("--pipeline-name", default=defaults.pipeline_name)
-    parser.add_argument("--label-key", default=defaults.label_key,
-                        choices=("label", "label_3class"))
-    parser.add_argument("--classes", help="comma-separated class order (default per label key)")
-    parser.add_argument("--model", default=defaults.model,
-                        choices=MODEL_NAMES)
-    parser.add_argument("--steps", type=int, default=defaults.steps, help="frames per clip (T)")
-    parser.add_argument("--image-size", type=int, default=defaults.image_size)
-    parser.add_argument("--temporal-strategy", default=defaults.temporal_strategy,
-                        choices=("resample", "pad_truncate"))
-    parser.add_argument("--no-motion-channel", dest="motion_channel", action="store_false")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs,
-                        help="the most epochs (validation selection) or exactly (fixed)")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--epoch-selection", default=defaults.epoch_selection,
-                        choices=EPOCH_SELECTIONS,
-                        help="validation: keep the epoch with the best validation "
-                             "--selection-metric (validation subjects drawn from the training "
-                             "subjects); fixed: exactly --epochs, last weights, no validation")
-    parser.add_argument("--selection-metric", default=defaults.selection_metric,
-                        choices=SELECTION_METRICS)
-    parser.add_argument("--min-epochs", type=int, default=defaults.min_epochs,
-                        help="no epoch before this is kept, no stop before it")
-    parser.add_argument("--patience", type=int, default=defaults.patience,
-                        help="stop after this many epochs past the best validation epoch")
-    parser.add_argument("--eval-subjects", help="comma-separated held-out subjects "
-                                                "(default: a seeded --eval-fraction of them)")
-    parser.add_argument("--eval-fraction", type=float, default=defaults.eval_fraction)
-    parser.add_argument("--validation-fraction", type=float,
-                        default=defaults.validation_fraction,
-                        help="fraction of the training subjects used for early stopping")
-    parser.add_argument("--uar-threshold", type=float, default=defaults.uar_threshold,
-                        help="release gate: the model is blessed (and pushed) only if its "
-                             "overall UAR on the eval subjects is >= this")
-    parser.add_argument("--min-class-recall", type=float, default=defaults.min_class_recall,
-                        help="optional release gate: every class's overall recall >= this")
-    parser.add_argument("--frame-size", type=int, default=defaults.frame_size,
-                        help="ingestion crop size")
-    parser.add_argument("--no-face-crop", dest="face_crop", action="store_false")
-    parser.add_argument("--seed", type=int, default=defaults.seed,
-                        help="training seed (weights, augmentation, validation subjects)")
-    parser.add_argument("--split-seed", type=int, default=defaults.split_seed,
-                        help="seed of the held-out subject choice (--eval-fraction)")
-    parser.add_argument("--no-cache", dest="enable_cache", action="store_false")
-
-
-def _split(value):
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-
-def _settings(args, beam_args):
-    from mer_tfx.pipeline.configs import PipelineSettings
-
-    return PipelineSettings(
-        dataset=args.dataset, data_root=args.root, annotations=args.annotations,
-        output=args.output, pipeline_name=args.pipeline_name, frame_size=args.frame_size,
-        face_crop=args.face_crop, eval_subjects=_split(args.eval_subjects),
-        eval_fraction=args.eval_fraction, split_seed=args.split_seed, label_key=args.label_key,
-        classes=_split(args.classes), steps=args.steps, image_size=args.image_size,
-        temporal_strategy=args.temporal_strategy, motion_channel=args.motion_channel,
-        model=args.model, epochs=args.epochs, batch_size=args.batch_size,
-        epoch_selection=args.epoch_selection, selection_metric=args.selection_metric,
-        min_epochs=args.min_epochs, patience=args.patience,
-        validation_fraction=args.validation_fraction, seed=args.seed,
-        uar_threshold=args.uar_threshold, min_class_recall=args.min_class_recall,
-        beam_args=beam_args, enable_cache=args.enable_cache)
+    parser.set_defaults(handler=_cv)
 
 
 def _run(args, beam_args):
@@ -177,6 +139,9 @@ def _run(args, beam_args):
     from mer_tfx.pipeline.local_runner import run
 
     settings = _settings(args, beam_args)
+    if args.print_settings:
+        print(json.dumps(settings.to_dict(), indent=2))
+        return 0
     run(settings)
     outcome = print_gates(settings.pipeline_root, settings.pipeline_name)
     print(json.dumps({"pipeline_root": settings.pipeline_root,
@@ -186,9 +151,12 @@ def _run(args, beam_args):
 
 
 def _cv(args, beam_args):
-    from mer_tfx.pipeline.cross_validation import SUMMARY_JSON, run_cross_validation
+    from mer_tfx.protocols.cross_validation import SUMMARY_JSON, run_cross_validation
 
     settings = _settings(args, beam_args)
+    if args.print_settings:
+        print(json.dumps(settings.to_dict(), indent=2))
+        return 0
     summary = run_cross_validation(settings, args.folds)
     print(json.dumps({"protocol": summary["protocol"], "folds": len(summary["folds"]),
                       "pooled": summary["pooled"]["overall"],
@@ -202,13 +170,13 @@ def _add_report(subparsers):
     parser.add_argument("--pipeline-root", required=True,
                         help="local <output>/pipeline_root, or a Kubeflow pipeline root "
                              "(gs://...), where runs live under <pipeline name>/<run id>/")
-    parser.add_argument("--pipeline-name", default="mer-tfx",
+    parser.add_argument("--pipeline-name", default=PIPELINE_NAME,
                         help="for a Kubeflow pipeline root")
     parser.add_argument("--out", required=True)
     parser.set_defaults(handler=_report)
 
 
-def _report(args, _extra):
+def _report(args, _beam_args):
     from mer_tfx.evaluation.report import write_report
 
     result = write_report(args.pipeline_root, args.out, args.pipeline_name)
@@ -226,30 +194,39 @@ def _add_predict(subparsers):
     parser.add_argument("--onset", type=int, help="first frame number (default: first file)")
     parser.add_argument("--apex", type=int, help="apex frame number (default: midpoint)")
     parser.add_argument("--offset", type=int, help="last frame number (default: last file)")
-    parser.add_argument("--size", type=int, default=128, help="ingestion crop size")
-    parser.add_argument("--no-face-crop", dest="face_crop", action="store_false")
+    _add_settings(parser, include=INGEST_SETTINGS)
     parser.add_argument("--pipeline-root",
                         help="if --model holds no pushed model (it failed its release gates), "
                              "use the newest trained model of this pipeline root")
     parser.set_defaults(handler=_predict)
 
 
-def _predict(args, _extra):
+def _predict(args, _beam_args):
     from mer_tfx.predict import predict_clip
 
+    ingest = _settings(args).ingest
     result = predict_clip(args.model, args.frames, args.onset, args.apex, args.offset,
-                          size=args.size, face_crop=args.face_crop,
+                          size=ingest.crop_size, face_crop=ingest.face_crop,
                           pipeline_root=args.pipeline_root)
     print(json.dumps(result, indent=2))
     return 0
 
 
+class StrictParser(argparse.ArgumentParser):
+    """No abbreviated flags: ``--learning-rat`` is a typo to report, not a guess to make."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mer-tfx", description=__doc__.splitlines()[0])
+    parser = StrictParser(prog="mer-tfx", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="debug logging, with TensorFlow's and the libraries' own log lines "
                              "and warnings (also: MER_VERBOSE=1)")
-    subparsers = parser.add_subparsers(dest="command", required=True)
+    subparsers = parser.add_subparsers(dest="command", required=True,
+                                       parser_class=StrictParser)
     _add_synth(subparsers)
     _add_ingest(subparsers)
     _add_run(subparsers)
@@ -262,16 +239,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _chosen_parser(parser, args):
+    """The (sub)parser of the command given: ``mer-tfx kfp compile`` -> compile's parser."""
+    while True:
+        actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not actions or getattr(args, actions[0].dest, None) is None:
+            return parser
+        parser = actions[0].choices[getattr(args, actions[0].dest)]
+
+
+def _unknown_flag_error(command, extra) -> None:
+    """An unknown option is a typo, not a Beam option: name the nearest known flag."""
+    known = [o for a in command._actions for o in a.option_strings]
+    flag = next((e for e in extra if e.startswith("-")), extra[0]).split("=", 1)[0]
+    match = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {match[0]}?" if match else ""
+    if command.get_default("accepts_beam_args"):
+        hint += " (Beam options go behind --beam-arg=... or after a lone --)"
+    command.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+
+
 def main(argv=None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    tail = []
+    if "--" in argv:  # everything after a lone -- is for Beam
+        tail = argv[argv.index("--") + 1:]
+        argv = argv[:argv.index("--")]
     args, extra = parser.parse_known_args(argv)
-    if extra and not getattr(args, "accepts_beam_args", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        _unknown_flag_error(_chosen_parser(parser, args), extra)
+    if tail and not getattr(args, "accepts_beam_args", False):
+        _chosen_parser(parser, args).error(f"takes no Beam options, got: {' '.join(tail)}")
+    beam_args = list(getattr(args, "beam_arg", []) or []) + tail
     setup_logging(args.verbose or os.environ.get(VERBOSE_VARIABLE, "") not in ("", "0"))
     from mer_tfx.errors import UserError
 
     try:
-        return args.handler(args, extra)
+        return args.handler(args, beam_args)
     except UserError as error:
         print(f"mer-tfx {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -59,9 +59,9 @@ def choose_model(model_dir: str, pipeline_root: str | None = None) -> tuple[str,
     except UserError:
         if not pipeline_root:
             raise
-    from mer_tfx.evaluation.layout import newest_trained_model
+    from mer_tfx.evaluation.layout import trained_model
 
-    trained = newest_trained_model(pipeline_root)
+    trained = trained_model(pipeline_root)
     if trained is None:
         raise UserError(f"no pushed model in {model_dir} and no trained model in "
                         f"{pipeline_root}: run the pipeline first")

@@ -1,8 +1,12 @@
-"""Pipeline settings: one dataclass, filled from CLI options or MER_* environment variables.
+"""The pipeline's settings tree: the single source of every setting.
 
-``tfx pipeline create`` runs pipeline/local_runner.py with no arguments, so the
-local runner reads the environment; ``mer-tfx run`` fills the same dataclass
-from its options. Paths default to the demo layout under ./demo_out.
+Sections: ``ingest`` (MerExampleGen), ``transform`` (transform/config.py),
+``trainer`` (trainer/config.py), ``evaluate`` (release gates) and ``kubeflow``
+(compile options), under the run's own settings (dataset, output, ...). Flags of
+``mer-tfx run``/``cv``/``kfp compile``, ``MER_*`` variables for the tfx CLI runner
+(pipeline/local_runner.py), TFX ``custom_config`` and ``settings.json`` beside a
+run's outputs are all derived from these declarations (mer_tfx/settings.py).
+Paths default to the demo layout under ./demo_out.
 """
 from __future__ import annotations
 
@@ -10,45 +14,93 @@ import dataclasses
 import json
 import os
 
+from mer_tfx import settings as tree
+from mer_tfx.datasets import DATASET_NAMES
+from mer_tfx.settings import option, validate
 from mer_tfx.trainer.config import TrainerConfig
-from mer_tfx.transform.config import DEFAULT_CLASSES, TransformConfig
+from mer_tfx.transform.config import TransformConfig
 
 PIPELINE_NAME = "mer-tfx"
+SETTINGS_JSON = "settings.json"
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
+class IngestSettings:
+    crop_size: int = option(128, "side of the square face crop stored per frame, in pixels",
+                            minimum=16, maximum=2048, aliases=("frame_size",))
+    face_crop: bool = option(True, "crop every frame to the face box found on the onset "
+                                   "frame (else keep the whole frame)")
+    eval_subjects: tuple = option((), "comma-separated held-out subjects (default: a seeded "
+                                      "--eval-fraction of them)")
+    eval_fraction: float = option(0.25, "fraction of the subjects held out for evaluation",
+                                  minimum=0.0, maximum=0.9)
+    split_seed: int = option(0, "seed of the held-out subject choice (--eval-fraction)")
+
+    def __post_init__(self):
+        validate(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateSettings:
+    """Release gates, checked on the overall eval slice (evaluation/eval_config.py)."""
+
+    uar_threshold: float = option(0.4, "release gate: blessed (and pushed) only if the overall "
+                                       "UAR on the eval subjects is >= this",
+                                  minimum=0.0, maximum=1.01)
+    min_class_recall: float | None = option(None, "optional release gate: every class's "
+                                                  "overall recall >= this",
+                                            minimum=0.0, maximum=1.0)
+
+    def __post_init__(self):
+        validate(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class KubeflowSettings:
+    """How ``mer-tfx kfp compile`` packages the pipeline (mer_tfx.kfp.compiler)."""
+
+    image: str | None = option(None, "project image every task runs (see Dockerfile)")
+    pipeline_root: str | None = option(None, "gs:// or s3:// folder for the artifacts "
+                                             "(default: <output>/pipeline_root)")
+    gpus: int = option(1, "GPUs for the Trainer (0 for CPU only)", minimum=0)
+    transform_gpus: int = option(0, "GPUs for Transform", minimum=0)
+    accelerator: str = option("nvidia.com/gpu", "accelerator: the Kubernetes resource name "
+                                                "on self-hosted KFP; a type such as "
+                                                "NVIDIA_TESLA_T4 on Vertex AI Pipelines")
+    cpu_limit: str | None = option(None, "CPU limit of the GPU task(s): 8, 0.5, 500m")
+    memory_limit: str | None = option(None, "memory limit of the GPU task(s): 32Gi, 16G")
+    node_selector: tuple = option((), "node labels KEY=VALUE of the GPU task(s)")
+    toleration: tuple = option((), "tolerations KEY=VALUE:EFFECT of the GPU task(s)")
+    pvc: tuple = option((), "PersistentVolumeClaims CLAIM:/MOUNT mounted into every task")
+    schema_path: str | None = option(None, "schema file as seen in the image (default: the "
+                                           "copy the Dockerfile puts in /opt/mer-tfx)")
+    cache_ingestion: bool = option(False, "keep KFP caching on for MerExampleGen (remote "
+                                          "data is fingerprinted by path only)")
+
+    def __post_init__(self):
+        validate(self)
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineSettings:
-    dataset: str = "casme2"
-    data_root: str = "demo_out/data/CASME2_RAW_selected"
-    annotations: str | None = "demo_out/data/CASME2-coding-20140508.xlsx"
-    output: str = "demo_out"  # pipeline_root/, metadata.db and serving_model/ go here
-    pipeline_name: str = PIPELINE_NAME
-    frame_size: int = 128  # ingestion crop size
-    face_crop: bool = True
-    eval_subjects: list | None = None
-    eval_fraction: float = 0.25
-    split_seed: int = 0
-    # Transform + Trainer (TFX custom_config); see transform.config and trainer.config.
-    label_key: str = "label"
-    classes: list | None = None
-    steps: int = TransformConfig.steps
-    image_size: int = TransformConfig.image_size
-    temporal_strategy: str = TransformConfig.temporal_strategy
-    motion_channel: bool = TransformConfig.motion_channel
-    model: str = TrainerConfig.model
-    epochs: int = TrainerConfig.epochs
-    batch_size: int = TrainerConfig.batch_size
-    epoch_selection: str = TrainerConfig.epoch_selection
-    selection_metric: str = TrainerConfig.selection_metric
-    min_epochs: int = TrainerConfig.min_epochs
-    patience: int = TrainerConfig.patience
-    validation_fraction: float = TrainerConfig.validation_fraction
-    seed: int = TrainerConfig.seed
-    # Release gates, on the overall slice (evaluation/eval_config.py).
-    uar_threshold: float = 0.4
-    min_class_recall: float | None = None
-    beam_args: list | None = None
-    enable_cache: bool = True
+    dataset: str = option("casme2", "dataset layout and annotation format",
+                          choices=DATASET_NAMES)
+    root: str = option("demo_out/data/CASME2_RAW_selected",
+                       "dataset root folder (frame folders)", aliases=("data_root",))
+    annotations: str | None = option(None, "annotation .xlsx/.csv (none for smic)")
+    output: str = option("demo_out", "folder for pipeline_root/, metadata.db, serving_model/")
+    pipeline_name: str = option(PIPELINE_NAME, "pipeline name (ML Metadata, Kubeflow)")
+    cache: bool = option(True, "reuse cached component outputs")
+    beam_args: tuple = option((), "Beam pipeline options of the Beam components",
+                              flag="beam_arg", cli=False)
+    ingest: IngestSettings = IngestSettings()
+    transform: TransformConfig = TransformConfig()
+    trainer: TrainerConfig = TrainerConfig()
+    evaluate: EvaluateSettings = EvaluateSettings()
+    kubeflow: KubeflowSettings = KubeflowSettings()
+
+    def __post_init__(self):
+        validate(self)
 
     @property
     def pipeline_root(self) -> str:
@@ -64,48 +116,37 @@ class PipelineSettings:
 
     @property
     def class_names(self) -> list:
-        return list(self.classes or DEFAULT_CLASSES[self.label_key])
+        return list(self.transform.classes)
 
     def custom_config(self) -> dict:
-        """What Transform and Trainer read (TransformConfig + TrainerConfig fields)."""
-        return {
-            "steps": self.steps, "image_size": self.image_size,
-            "temporal_strategy": self.temporal_strategy, "motion_channel": self.motion_channel,
-            "label_key": self.label_key, "classes": self.class_names,
-            "model": self.model, "epochs": self.epochs, "batch_size": self.batch_size,
-            "epoch_selection": self.epoch_selection, "selection_metric": self.selection_metric,
-            "min_epochs": self.min_epochs, "patience": self.patience,
-            "validation_fraction": self.validation_fraction, "seed": self.seed,
-        }
+        """What Transform and Trainer read: their two sections."""
+        return {"transform": tree.to_dict(self.transform), "trainer": tree.to_dict(self.trainer)}
+
+    def replace(self, **dotted) -> "PipelineSettings":
+        """A copy with overrides by dotted name: ``s.replace(**{"trainer.seed": 3})``."""
+        return tree.with_values(self, dotted)
+
+    def to_dict(self) -> dict:
+        return tree.to_dict(self)
+
+    def write(self, folder: str) -> str:
+        """settings.json in ``folder``: the effective settings of a run, beside its outputs."""
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, SETTINGS_JSON)
+        with open(path, "w") as handle:
+            json.dump(self.to_dict(), handle, indent=2)
+            handle.write("\n")
+        return path
 
     def to_env(self) -> dict:
         """The MER_* variables that make ``from_env`` return these settings."""
-        env = {}
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if value is None:
-                env[f"MER_{field.name.upper()}"] = ""
-                continue
-            is_json = isinstance(value, (bool, list))
-            env[f"MER_{field.name.upper()}"] = json.dumps(value) if is_json else str(value)
-        return env
+        return tree.to_env(self)
 
     @classmethod
     def from_env(cls, environ=os.environ) -> "PipelineSettings":
-        """MER_<FIELD> variables override defaults (lists/bools as JSON, "" for None)."""
-        values = {}
-        for field in dataclasses.fields(cls):
-            raw = environ.get(f"MER_{field.name.upper()}")
-            if raw is None:
-                continue
-            if raw == "" and "None" in field.type:
-                values[field.name] = None
-            elif field.type in ("int", int):
-                values[field.name] = int(raw)
-            elif field.type in ("float", float, "float | None"):
-                values[field.name] = float(raw)
-            elif field.type in ("bool", bool) or field.type.startswith("list"):
-                values[field.name] = json.loads(raw)
-            else:
-                values[field.name] = raw
-        return cls(**values)
+        """Defaults overridden by MER_<SETTING> variables; an unknown MER_* fails."""
+        return tree.from_env(cls, environ)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "PipelineSettings":
+        return tree.from_dict(cls, values)

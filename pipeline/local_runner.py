@@ -14,7 +14,8 @@ from mer_tfx.pipeline.pipeline import create_pipeline
 
 
 def run(settings: PipelineSettings) -> None:
-    os.makedirs(settings.output, exist_ok=True)
+    """Runs the pipeline; the effective settings are written to <output>/settings.json."""
+    settings.write(settings.output)
     tfx.orchestration.LocalDagRunner().run(create_pipeline(
         settings,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(

@@ -13,9 +13,8 @@ from tfx import v1 as tfx
 from mer_tfx.components.mer_example_gen import MerExampleGen
 from mer_tfx.evaluation.eval_config import build_eval_config
 from mer_tfx.schemas import SCHEMA_PATH
-from mer_tfx.trainer.config import TrainerConfig
-from mer_tfx.transform.config import TransformConfig
 
+from .beam_args import default_beam_args
 from .configs import PipelineSettings
 
 PREPROCESSING_FN = "mer_tfx.transform.preprocessing.preprocessing_fn"
@@ -32,13 +31,12 @@ def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH
     False when the data is not on this machine (compiling for a cluster).
     """
     custom_config = settings.custom_config()
-    TransformConfig.from_dict(custom_config)  # fail fast on a bad window/class setting
-    TrainerConfig.from_dict(custom_config)  # ... or a bad training setting
+    ingest = settings.ingest
     example_gen = MerExampleGen(
-        dataset=settings.dataset, root=settings.data_root, annotations=settings.annotations,
-        frame_size=settings.frame_size, face_crop=settings.face_crop,
-        eval_subjects=settings.eval_subjects, eval_fraction=settings.eval_fraction,
-        split_seed=settings.split_seed, label_key=settings.label_key,
+        dataset=settings.dataset, root=settings.root, annotations=settings.annotations,
+        frame_size=ingest.crop_size, face_crop=ingest.face_crop,
+        eval_subjects=list(ingest.eval_subjects), eval_fraction=ingest.eval_fraction,
+        split_seed=ingest.split_seed, label_key=settings.transform.label_key,
         classes=settings.class_names, fingerprint_local_data=fingerprint_local_data)
     schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
     statistics_gen = tfx.components.StatisticsGen(
@@ -59,8 +57,9 @@ def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
         schema=schema_gen.outputs["schema"],
-        eval_config=build_eval_config(settings.class_names, settings.uar_threshold,
-                                      settings.label_key, settings.min_class_recall),
+        eval_config=build_eval_config(settings.class_names, settings.evaluate.uar_threshold,
+                                      settings.transform.label_key,
+                                      settings.evaluate.min_class_recall),
         example_splits=["eval"])
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
@@ -74,12 +73,10 @@ def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH
 def create_pipeline(settings: PipelineSettings, metadata_connection_config=None,
                     pipeline_root: str | None = None, schema_path: str = SCHEMA_PATH,
                     fingerprint_local_data: bool = True) -> tfx.dsl.Pipeline:
-    from mer_tfx.ingestion.beam_job import default_beam_args
-
     return tfx.dsl.Pipeline(
         pipeline_name=settings.pipeline_name,
         pipeline_root=pipeline_root or settings.pipeline_root,
         components=create_components(settings, schema_path, fingerprint_local_data),
-        enable_cache=settings.enable_cache,
+        enable_cache=settings.cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=default_beam_args(settings.beam_args))
+        beam_pipeline_args=default_beam_args(list(settings.beam_args)))

@@ -51,7 +51,9 @@ def pipeline_run(tmp_path_factory):
     """
     import types
 
-    from mer_tfx.pipeline.configs import PipelineSettings
+    from mer_tfx.pipeline.configs import EvaluateSettings, IngestSettings, PipelineSettings
+    from mer_tfx.trainer.config import TrainerConfig
+    from mer_tfx.transform.config import TransformConfig
     from mer_tfx.pipeline.local_runner import run
     from mer_tfx.synthetic import generate
 
@@ -59,9 +61,11 @@ def pipeline_run(tmp_path_factory):
     data = generate("casme2", str(base / "data"), subjects=8, clips_per_class=2, seed=1,
                     progress=False)
     settings = PipelineSettings(
-        dataset="casme2", data_root=data.root, annotations=data.annotations,
-        output=str(base / "out"), frame_size=64, steps=8, image_size=32, epochs=3, patience=3,
-        batch_size=8, uar_threshold=0.0)
+        dataset="casme2", root=data.root, annotations=data.annotations,
+        output=str(base / "out"), ingest=IngestSettings(crop_size=64),
+        transform=TransformConfig(steps=8, image_size=32),
+        trainer=TrainerConfig(epochs=3, patience=3, batch_size=8),
+        evaluate=EvaluateSettings(uar_threshold=0.0))
     run(settings)
     return types.SimpleNamespace(settings=settings, pipeline_root=settings.pipeline_root,
                                  class_names=settings.class_names, data=data)

@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import f1_score, precision_recall_fscore_support, recall_score
 
 from mer_tfx.errors import UserError
-from mer_tfx.pipeline.cross_validation import pooled_metrics, subject_folds
+from mer_tfx.protocols.cross_validation import pooled_metrics, subject_folds
 
 SUBJECTS = [f"sub{i:02d}" for i in range(1, 8)]
 
@@ -58,17 +58,19 @@ def test_pooled_figures_equal_scikit_learn_on_all_folds_predictions():
 
 @pytest.mark.slow
 def test_loso_runs_a_pipeline_per_subject_and_pools_their_tfma_matrices(tmp_path):
-    from mer_tfx.evaluation.report import build_report
+    from mer_tfx.evaluation.results import build_report
     from mer_tfx.pipeline.configs import PipelineSettings
-    from mer_tfx.pipeline.cross_validation import SUMMARY_JSON, run_cross_validation
+    from mer_tfx.protocols.cross_validation import SUMMARY_JSON, run_cross_validation
     from mer_tfx.synthetic import generate
 
     data = generate("casme2", str(tmp_path / "data"), subjects=3, clips_per_class=1, seed=5,
                     progress=False)
-    settings = PipelineSettings(dataset="casme2", data_root=data.root,
-                                annotations=data.annotations, output=str(tmp_path / "cv"),
-                                frame_size=48, steps=6, image_size=24, epochs=2, patience=2,
-                                batch_size=8, uar_threshold=0.0)
+    settings = PipelineSettings.from_dict({
+        "dataset": "casme2", "root": data.root, "annotations": data.annotations,
+        "output": str(tmp_path / "cv"), "ingest": {"crop_size": 48},
+        "transform": {"steps": 6, "image_size": 24},
+        "trainer": {"epochs": 2, "patience": 2, "batch_size": 8},
+        "evaluate": {"uar_threshold": 0.0}})
     summary = run_cross_validation(settings)
     assert summary["protocol"] == "leave-one-subject-out"
     held_out = [s for fold in summary["folds"] for s in fold["eval_subjects"]]

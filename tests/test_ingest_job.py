@@ -14,6 +14,7 @@ import tensorflow as tf
 from conftest import FAST_BEAM_ARGS, write_clip
 from mer_tfx.ingestion.beam_job import IngestionError, run_ingest
 from mer_tfx.ingestion.tables import AnnotationError
+from mer_tfx.pipeline.beam_args import default_beam_args
 
 CONTEXT = {
     "dataset": tf.io.FixedLenFeature([], tf.string),
@@ -130,7 +131,7 @@ def test_same_input_gives_the_same_set_of_records(csv_dataset, tmp_path):
                        beam_args=FAST_BEAM_ARGS)
     # The default runner (multi-process, 2 workers) must give the very same records.
     second = run_ingest("csv", root, annotations, str(tmp_path / "b"), size=24,
-                        beam_args=["--direct_num_workers=2"])
+                        beam_args=default_beam_args(["--direct_num_workers=2"]))
     assert first == second
     assert sorted(read_records(str(tmp_path / "a"))) == sorted(read_records(str(tmp_path / "b")))
 

@@ -7,7 +7,6 @@ PipelineSpec / PlatformSpec protos, kfp 2.5's own package reader
 create_run_from_pipeline_package) and kfp.components.load_component_from_file.
 Nothing is read from or written to the gs:// paths: compiling must not touch them.
 """
-import argparse
 import contextlib
 import io
 import json
@@ -20,13 +19,14 @@ import yaml
 import mer_tfx
 from mer_tfx.errors import UserError
 from mer_tfx.kfp import compiler
+from mer_tfx.cli import StrictParser
 from mer_tfx.kfp.cli import add_kfp_parser
 from mer_tfx.pipeline.configs import PipelineSettings
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = "registry.example.com/ml/mer-tfx:test-1"
 ROOT = "gs://bucket/mer/pipeline_root"
-SETTINGS = PipelineSettings(data_root="gs://bucket/data", annotations="gs://bucket/ann.xlsx",
+SETTINGS = PipelineSettings(root="gs://bucket/data", annotations="gs://bucket/ann.xlsx",
                             output="gs://bucket/mer")
 NODE_SELECTOR = {"cloud.google.com/gke-accelerator": "nvidia-tesla-t4", "pool": "gpu"}
 TOLERATIONS = ["nvidia.com/gpu=present:NoSchedule",
@@ -255,7 +255,7 @@ def test_cli_compile(tmp_path, monkeypatch):
             monkeypatch.delenv(name)
     monkeypatch.setenv("MER_EPOCHS", "3")
     out = tmp_path / "cli.yaml"
-    parser = argparse.ArgumentParser(prog="mer-tfx")
+    parser = StrictParser(prog="mer-tfx")
     add_kfp_parser(parser.add_subparsers(dest="command", required=True))
     args, extra = parser.parse_known_args([
         "kfp", "compile", "--out", str(out), "--image", IMAGE,
@@ -266,11 +266,12 @@ def test_cli_compile(tmp_path, monkeypatch):
         "--node-selector", "pool=gpu", "--node-selector", "zone=a",
         "--toleration", "nvidia.com/gpu:NoSchedule",
         "--toleration", '{"key": "spot", "operator": "Exists"}',
-        "--beam-arg=--runner=FlinkRunner", "--flink_master=flink:8081", "--no-cache"])
-    assert args.accepts_beam_args and extra == ["--flink_master=flink:8081"]
+        "--beam-arg=--runner=FlinkRunner", "--beam-arg=--flink_master=flink:8081",
+        "--no-cache"])
+    assert args.accepts_beam_args and extra == []
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        assert args.handler(args, extra) == 0
+        assert args.handler(args, args.beam_arg) == 0
     summary = json.loads(printed.getvalue())
     assert summary["serving_dir"] == "gs://b2/mer/serving_model"
     spec, platform = _docs(str(out))
@@ -279,7 +280,7 @@ def test_cli_compile(tmp_path, monkeypatch):
     assert tasks["MerExampleGen"]["inputs"]["parameters"]["dataset"] == {
         "runtimeValue": {"constant": "samm"}}
     assert json.loads(tasks["Trainer"]["inputs"]["parameters"]["custom_config"][
-        "runtimeValue"]["constant"])["epochs"] == 3
+        "runtimeValue"]["constant"])["trainer"]["epochs"] == 3
     assert all(t["cachingOptions"] == {"enableCache": False} for t in tasks.values())
     resources = _executors(spec)["Trainer_executor"]["container"]["resources"]
     assert resources["cpuLimit"] == 0.5 and resources["memoryLimit"] == 16.0
@@ -294,14 +295,17 @@ def test_cli_compile(tmp_path, monkeypatch):
 
 
 def _compile_args(argv):
-    parser = argparse.ArgumentParser(prog="mer-tfx")
+    parser = StrictParser(prog="mer-tfx")
     add_kfp_parser(parser.add_subparsers(dest="command", required=True))
-    return parser.parse_known_args(["kfp", "compile"] + argv)
+    args, extra = parser.parse_known_args(["kfp", "compile"] + argv)
+    assert extra == []
+    return args, args.beam_arg
 
 
 def test_cli_compile_needs_an_image_and_a_remote_root(tmp_path, monkeypatch):
-    monkeypatch.delenv("MER_KFP_IMAGE", raising=False)
-    monkeypatch.delenv("MER_OUTPUT", raising=False)
+    for name in list(os.environ):
+        if name.startswith("MER_"):
+            monkeypatch.delenv(name)
     args, extra = _compile_args(["--out", str(tmp_path / "p.yaml"),
                                  "--pipeline-root", ROOT])
     with pytest.raises(UserError, match="--image"):
@@ -316,7 +320,7 @@ def test_cli_compile_needs_an_image_and_a_remote_root(tmp_path, monkeypatch):
 @pytest.mark.parametrize("changes, kwargs, message", [
     ({}, {"pipeline_root": "/local/root"}, "gs://bucket/path"),
     ({}, {"pipeline_root": "minio://mlpipeline/v2"}, "minio"),
-    ({"data_root": "data/CASME2"}, {}, "relative path"),
+    ({"root": "data/CASME2"}, {}, "relative path"),
     ({"annotations": "/mnt/x/ann.xlsx"}, {}, "no PVC is mounted"),
     ({"output": "demo_out"}, {}, "relative path"),
     ({}, {"out": "pipeline.json"}, ".yaml"),
@@ -330,9 +334,7 @@ def test_cli_compile_needs_an_image_and_a_remote_root(tmp_path, monkeypatch):
     ({}, {"pvc_mounts": ["claim-without-path"]}, "CLAIM_NAME:/mount/path"),
 ])
 def test_bad_options_are_user_errors(tmp_path, changes, kwargs, message):
-    import dataclasses
-
-    settings = dataclasses.replace(SETTINGS, **changes)
+    settings = SETTINGS.replace(**changes)
     options = {"out": str(tmp_path / "p.yaml"), "image": IMAGE, "pipeline_root": ROOT}
     options.update(kwargs)
     out, image, root = options.pop("out"), options.pop("image"), options.pop("pipeline_root")
@@ -388,12 +390,12 @@ def test_output_artifacts_rebuild_in_the_container_from_the_compiled_types(full)
 
 
 def test_kfp_evaluations_are_found_in_both_backend_layouts(tmp_path):
-    from mer_tfx.kfp.artifacts import find_kfp_evaluations
+    from mer_tfx.evaluation.layout import find_kfp_evaluations
 
     root = tmp_path / "pipeline_root"
 
-    def evaluator_output(*parts, files=("eval_config.json", "metrics-00000-of-00001"),
-                         mtime=0):
+    def evaluator_output(*parts, files=("eval_config.json", "metrics-00000-of-00001",
+                                        "plots-00000-of-00001"), mtime=0):
         folder = root.joinpath("mer-tfx", *parts)
         folder.mkdir(parents=True)
         for name in files:
@@ -405,6 +407,10 @@ def test_kfp_evaluations_are_found_in_both_backend_layouts(tmp_path):
     new = evaluator_output("run-b", "Evaluator", "1234", "evaluation", mtime=2 * 10**18)
     evaluator_output("run-b", "Evaluator", "1234", "blessing", files=("BLESSED",))
     evaluator_output("run-c", "Evaluator", "evaluation", files=())  # failed: no TFMA files
+    # still running: config and metrics written, plots not yet
+    evaluator_output("run-e", "Evaluator", "evaluation", files=("eval_config.json",
+                                                                "metrics-00000-of-00001"),
+                     mtime=3 * 10**18)
     evaluator_output("run-d", "Trainer", "model", files=("saved_model.pb",))
 
     found = find_kfp_evaluations(str(root))

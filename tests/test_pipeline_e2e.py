@@ -144,7 +144,7 @@ def test_pusher_skips_a_model_below_the_uar_threshold(pipeline_run):
 
     from mer_tfx.pipeline.local_runner import run
 
-    settings = dataclasses.replace(pipeline_run.settings, uar_threshold=1.01)
+    settings = pipeline_run.settings.replace(**{"evaluate.uar_threshold": 1.01})
     before = sorted(os.listdir(os.path.join(settings.serving_dir, "mer_model")))
     run(settings)  # upstream components come from the cache; Evaluator and Pusher re-run
     root = settings.pipeline_root
@@ -165,7 +165,7 @@ def test_the_trainer_records_how_its_epoch_was_selected(pipeline_run):
     summary = json.load(open(os.path.join(latest(pipeline_run.pipeline_root, "Trainer",
                                                  "model_run"), "training_summary.json")))
     assert summary["epoch_selection"] == "validation"
-    assert 1 <= summary["kept_epoch"] <= summary["epochs_run"] <= pipeline_run.settings.epochs
+    assert 1 <= summary["kept_epoch"] <= summary["epochs_run"] <= pipeline_run.settings.trainer.epochs
     assert len(summary["validation_curve"]) == summary["epochs_run"]
     assert "no held-out subject was used" in summary["model_selection"]
 

@@ -11,7 +11,7 @@ import tensorflow_model_analysis as tfma
 
 from mer_tfx.evaluation.eval_config import build_eval_config, gates_of
 from mer_tfx.evaluation.gates import gate_lines
-from mer_tfx.evaluation.report import gate_results, validation_summary
+from mer_tfx.evaluation.results import gate_results, validation_summary
 from mer_tfx.transform.preprocessing import LABEL_KEY
 
 CLASSES = ["happiness", "disgust", "repression", "surprise", "others"]

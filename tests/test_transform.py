@@ -39,7 +39,10 @@ def test_config_rejects_bad_settings():
         TransformConfig(label_key="emotion")
     with pytest.raises(ValueError):
         TransformConfig(classes=("a", "a"))
-    assert TransformConfig.from_dict({"classes": ["a", "b"], "epochs": 3}).classes == ("a", "b")
+    assert TransformConfig.from_dict({"classes": ["a", "b"]}).classes == ("a", "b")
+    # custom_config sections are read strictly: a training key here is a mistake
+    with pytest.raises(ValueError, match="unknown setting epochs"):
+        TransformConfig.from_dict({"classes": ["a", "b"], "epochs": 3})
 
 
 def test_gather_window_decodes_resizes_and_picks_the_apex_frame():

@@ -1,7 +1,13 @@
-"""Trainer settings, read from the same TFX ``custom_config`` dict as Transform's."""
+"""Trainer settings: the ``trainer`` section of the settings tree (mer_tfx/settings.py).
+
+The Trainer reads them from TFX ``custom_config["trainer"]``; flags, ``MER_*``
+variables and Kubeflow options are derived from these declarations.
+"""
 from __future__ import annotations
 
 import dataclasses
+
+from mer_tfx.settings import from_dict, option, validate
 
 # Builders in trainer/models.py, listed here so option parsing need not load Keras.
 MODEL_NAMES = ("motion_cnn_tcn", "thesis_cnn_bilstm", "parallel_cnn_lstm")
@@ -12,32 +18,34 @@ SELECTION_METRICS = ("uar", "uf1")
 
 @dataclasses.dataclass(frozen=True)
 class TrainerConfig:
-    model: str = "motion_cnn_tcn"  # see trainer.models.BUILDERS
-    epochs: int = 40  # the most ("validation") or exactly ("fixed")
-    batch_size: int = 16
-    learning_rate: float | None = None  # None: the builder's own default
+    model: str = option("motion_cnn_tcn", "model builder (trainer/models.py)",
+                        choices=MODEL_NAMES)
+    epochs: int = option(40, "the most epochs (validation selection) or exactly (fixed)",
+                         minimum=1)
+    batch_size: int = option(16, "clips per training batch", minimum=1)
+    learning_rate: float | None = option(None, "optimizer learning rate (default: the "
+                                               "model builder's own)", minimum=0.0)
     # Which weights are kept (trainer/selection.py): the best validation epoch by
     # selection_metric (ties: lower loss), or the last of exactly `epochs` ("fixed").
-    epoch_selection: str = "validation"
-    selection_metric: str = "uar"
-    min_epochs: int = 10  # never kept or stopped before this many (at most `epochs`)
-    patience: int = 10  # stop after this many epochs past the best one
-    validation_fraction: float = 0.25  # of the *training* subjects ("validation" mode)
-    seed: int = 0
-    augment: bool = True
-    class_weights: bool = True
-    deterministic: bool = True  # same transform output + seed -> same model (TF op determinism)
+    epoch_selection: str = option(
+        "validation", "validation: keep the epoch with the best validation "
+        "--selection-metric (validation subjects drawn from the training subjects); fixed: "
+        "exactly --epochs, last weights, no validation subjects", choices=EPOCH_SELECTIONS)
+    selection_metric: str = option("uar", "validation metric that selects the epoch",
+                                   choices=SELECTION_METRICS)
+    min_epochs: int = option(10, "no epoch before this is kept, no stop before it (at most "
+                                 "--epochs)", minimum=1)
+    patience: int = option(10, "stop after this many epochs past the best validation epoch",
+                           minimum=1)
+    validation_fraction: float = option(0.25, "fraction of the training subjects used for "
+                                              "epoch selection", minimum=0.0, maximum=0.9)
+    seed: int = option(0, "training seed (weights, augmentation, validation subjects)")
+    augment: bool = option(True, "flip/brightness/contrast augmentation of training clips")
+    class_weights: bool = option(True, "inverse-frequency class weights in the loss")
+    deterministic: bool = option(True, "TF op determinism: same data + seed -> same model")
 
     def __post_init__(self):
-        if self.epoch_selection not in EPOCH_SELECTIONS:
-            raise ValueError(f"epoch_selection must be one of {EPOCH_SELECTIONS}, "
-                             f"got {self.epoch_selection!r}")
-        if self.selection_metric not in SELECTION_METRICS:
-            raise ValueError(f"selection_metric must be one of {SELECTION_METRICS}, "
-                             f"got {self.selection_metric!r}")
-        if self.epochs < 1 or self.min_epochs < 1:
-            raise ValueError(f"epochs and min_epochs must be at least 1, got {self.epochs} "
-                             f"and {self.min_epochs}")
+        validate(self)
         if self.epoch_selection == "validation" and not 0 < self.validation_fraction < 1:
             raise ValueError("validation_fraction must be between 0 and 1 for epoch_selection "
                              f"'validation', got {self.validation_fraction}")
@@ -52,5 +60,5 @@ class TrainerConfig:
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "TrainerConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in dict(values or {}).items() if k in known})
+        """Strict: an unknown or ill-typed key is an error naming it."""
+        return from_dict(cls, values)

@@ -90,8 +90,8 @@ def fit_model(config: TrainerConfig, transform_config: TransformConfig, train: d
 
 
 def run_fn(fn_args):
-    transform_config = TransformConfig.from_dict(fn_args.custom_config)
-    config = TrainerConfig.from_dict(fn_args.custom_config)
+    transform_config = TransformConfig.from_dict(fn_args.custom_config["transform"])
+    config = TrainerConfig.from_dict(fn_args.custom_config["trainer"])
     raw_schema = io_utils.parse_pbtxt_file(fn_args.schema_file, schema_pb2.Schema())
     tft_layer = tft.TFTransformOutput(fn_args.transform_output).transform_features_layer()
     clips = data.load_clips(

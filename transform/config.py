@@ -1,11 +1,14 @@
-"""Settings shared by Transform and Trainer, passed as TFX ``custom_config``.
+"""Transform settings: the ``transform`` section of the settings tree (mer_tfx/settings.py).
 
-One dataclass so that the pipeline, the transform graph and the model cannot
-disagree on the window length, image size or class order.
+Transform and Trainer both read them from TFX ``custom_config["transform"]``, so
+the pipeline, the transform graph and the model cannot disagree on the window
+length, image size or class order.
 """
 from __future__ import annotations
 
 import dataclasses
+
+from mer_tfx.settings import from_dict, option, to_dict, validate
 
 # Temporal normalisation strategies, implemented in transform/temporal.py.
 STRATEGIES = ("resample", "pad_truncate")
@@ -19,20 +22,25 @@ DEFAULT_CLASSES = {
 
 @dataclasses.dataclass(frozen=True)
 class TransformConfig:
-    steps: int = 16  # T: frames per clip after temporal normalisation
-    image_size: int = 64  # S: frames are resized to S x S in the graph
-    temporal_strategy: str = "resample"
-    motion_channel: bool = True
-    label_key: str = "label"
-    classes: tuple = DEFAULT_CLASSES["label"]
+    steps: int = option(16, "frames per clip after temporal normalisation (T)", minimum=2,
+                        maximum=512)
+    image_size: int = option(64, "frames are resized to S x S in the graph", minimum=8,
+                             maximum=1024)
+    temporal_strategy: str = option("resample", "resample: onset, apex, offset pinned to "
+                                                "steps 0, T//2, T-1; pad_truncate: the first T "
+                                                "frames, padded", choices=STRATEGIES)
+    motion_channel: bool = option(True, "add each frame minus the onset frame as a channel")
+    label_key: str = option("label", "record field that holds the class",
+                            choices=LABEL_KEYS)
+    classes: tuple = option((), "comma-separated class order (default: per label key)")
 
     def __post_init__(self):
-        if self.temporal_strategy not in STRATEGIES:
-            raise ValueError(f"temporal_strategy must be one of {STRATEGIES}")
-        if self.label_key not in LABEL_KEYS:
-            raise ValueError(f"label_key must be one of {LABEL_KEYS}, got {self.label_key!r}")
+        validate(self)
+        if not self.classes:
+            object.__setattr__(self, "classes", DEFAULT_CLASSES[self.label_key])
         if len(set(self.classes)) != len(self.classes) or len(self.classes) < 2:
-            raise ValueError(f"classes must be at least 2 distinct labels, got {self.classes}")
+            raise ValueError(f"classes must be at least 2 distinct labels, got "
+                             f"{list(self.classes)}")
 
     @property
     def channels(self) -> int:
@@ -40,14 +48,8 @@ class TransformConfig:
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "TransformConfig":
-        values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        picked = {k: v for k, v in values.items() if k in known}
-        if "classes" in picked:
-            picked["classes"] = tuple(picked["classes"])
-        return cls(**picked)
+        """Strict: an unknown or ill-typed key is an error naming it."""
+        return from_dict(cls, values)
 
     def to_dict(self) -> dict:
-        values = dataclasses.asdict(self)
-        values["classes"] = list(self.classes)
-        return values
+        return to_dict(self)

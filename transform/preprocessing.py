@@ -80,7 +80,7 @@ def _standardise(values, mask5):
 
 
 def preprocessing_fn(inputs, custom_config=None):
-    config = TransformConfig.from_dict(custom_config)
+    config = TransformConfig.from_dict((custom_config or {}).get("transform"))
     images, mask = gather_window(inputs["frames"], inputs["onset"], inputs["apex"], config)
     mask5 = tf.cast(mask, tf.float32)[:, :, None, None, None]
     channels = [_standardise(images, mask5)]

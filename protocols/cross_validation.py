@@ -10,7 +10,6 @@ fold can be inspected with ``mer-tfx report`` like any run.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -21,8 +20,7 @@ from mer_tfx.errors import UserError
 from mer_tfx.ingestion.clips import ClipSpec
 from mer_tfx.ingestion.readers import read_annotations, restrict_to_classes
 from mer_tfx.ingestion.splits import seeded_order
-
-from .configs import PipelineSettings
+from mer_tfx.pipeline.configs import PipelineSettings
 
 log = logging.getLogger(__name__)
 SUMMARY_JSON = "cross_validation.json"
@@ -43,8 +41,8 @@ def subject_folds(subjects, folds: int = 0, seed: int = 0) -> list:
 
 
 def dataset_subjects(settings: PipelineSettings) -> list:
-    rows = read_annotations(settings.dataset, settings.data_root, settings.annotations)
-    rows = restrict_to_classes(rows, settings.label_key, settings.class_names)
+    rows = read_annotations(settings.dataset, settings.root, settings.annotations)
+    rows = restrict_to_classes(rows, settings.transform.label_key, settings.class_names)
     return sorted({r.subject for r in rows if isinstance(r, ClipSpec)})
 
 
@@ -67,18 +65,19 @@ def pooled_metrics(class_names, confusions) -> dict:
 def run_cross_validation(settings: PipelineSettings, folds: int = 0) -> dict:
     """Runs every fold (cached folds are reused) and writes the pooled summary + figures."""
     from mer_tfx.evaluation import plots
-    from mer_tfx.evaluation.report import build_report, locate_evaluation
+    from mer_tfx.evaluation.layout import find_run
+    from mer_tfx.evaluation.results import build_report
+    from mer_tfx.pipeline.local_runner import run
 
-    from .local_runner import run
-
-    groups = subject_folds(dataset_subjects(settings), folds, settings.split_seed)
+    groups = subject_folds(dataset_subjects(settings), folds, settings.ingest.split_seed)
+    settings.write(settings.output)
     results = []
     for index, held_out in enumerate(groups):
-        fold = dataclasses.replace(settings, eval_subjects=held_out,
-                                   output=os.path.join(settings.output, f"fold-{index:02d}"))
+        fold = settings.replace(**{"ingest.eval_subjects": held_out,
+                                   "output": os.path.join(settings.output, f"fold-{index:02d}")})
         log.info("[mer-tfx] fold %d/%d: holding out %s", index + 1, len(groups), held_out)
         run(fold)
-        evaluation_path, _, _ = locate_evaluation(fold.pipeline_root, fold.pipeline_name)
+        evaluation_path = find_run(fold.pipeline_root, fold.pipeline_name).evaluation
         report = build_report(evaluation_path)
         if report["class_names"] != settings.class_names:
             raise UserError(f"fold {index} evaluated classes {report['class_names']}, "
@@ -94,14 +93,8 @@ def run_cross_validation(settings: PipelineSettings, folds: int = 0) -> dict:
     os.makedirs(settings.output, exist_ok=True)
     with open(os.path.join(settings.output, SUMMARY_JSON), "w") as handle:
         json.dump(summary, handle, indent=2)
-    overall = pooled["overall"]
-    figures = {
-        "cv_confusion_matrix.png": plots.confusion_matrix_png(
-            pooled["confusion_matrix"]["classes"], pooled["confusion_matrix"]["counts"],
-            uf1=overall["uf1"], uar=overall["uar"], example_count=overall["example_count"]),
-        "cv_per_class.png": plots.per_class_png(pooled["per_class"], uar=overall["uar"],
-                                                uf1=overall["uf1"]),
-    }
+    figures = plots.summary_figures(pooled["confusion_matrix"], pooled["per_class"],
+                                    pooled["overall"], prefix="cv_")
     for name, png in figures.items():
         with open(os.path.join(settings.output, name), "wb") as handle:
             handle.write(png)

@@ -1,0 +1,29 @@
+"""The supported datasets, listed once: name, frame rate, annotation file, folder layout.
+
+The CLI's choices, the readers (ingestion/readers.py), the synthetic generator's
+layouts (synthetic/) and the Kubeflow compile options all derive from this table;
+a dataset's annotation quirks live with its reader, one comment per repair.
+Light on purpose (no Beam, no TensorFlow): argument parsing imports it.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    name: str
+    title: str
+    fps: float  # frames per second of the recordings (a sheet's fps column wins)
+    needs_annotations: bool  # SMIC's labels come from its folders
+    frames: str  # where one frame lies below the dataset root
+
+
+DATASETS = {d.name: d for d in (
+    Dataset("casme2", "CASME II", 200.0, True, "sub01/EP02_01f/img46.jpg"),
+    Dataset("samm", "SAMM", 200.0, True, "006/006_1_2/006_05562.jpg"),
+    Dataset("smic", "SMIC-HS", 100.0, False, "s1/micro/positive/s1_po_01/image0620427.bmp"),
+    Dataset("casme3", "CAS(ME)^3 part A", 30.0, True, "spNO.1/a/color/175.jpg"),
+    Dataset("csv", "generic CSV format", 30.0, True, "<subject>/<clip>/<name>_<frame>.png"),
+)}
+DATASET_NAMES = tuple(DATASETS)

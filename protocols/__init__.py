@@ -1,0 +1,1 @@
+"""Evaluation protocols: subject-independent cross-validation with pooled metrics."""
