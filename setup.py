@@ -21,7 +21,7 @@ setup(
     description="Facial micro-expression recognition pipeline on TFX",
     python_requires=">=3.10,<3.11",
     packages=["mer_tfx"] + [f"mer_tfx.{name}" for name in SUBPACKAGES],
-    package_data={"mer_tfx.schemas": ["*.pbtxt"]},
+    package_data={"mer_tfx.schemas": ["*.pbtxt"], "mer_tfx.evaluation": ["templates/*.html"]},
     install_requires=[
         "tfx==1.16.0",
         "kfp>=2.5,<2.6",  # the Kubeflow runner and client (tfx only lists it as an extra)
@@ -29,6 +29,7 @@ setup(
         "openpyxl",
         "dill",
         "matplotlib",
+        "jinja2",  # the report page template
         "scikit-learn",
     ],
     extras_require={"test": ["pytest"]},

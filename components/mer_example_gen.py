@@ -27,6 +27,9 @@ from mer_tfx.ingestion.readers import read_annotations, restrict_to_classes
 from mer_tfx.ingestion.splits import EVAL, TRAIN, assign_subject_splits
 
 SPLITS = (TRAIN, EVAL)
+# Output keys, named once for the spec, the executor, the pipeline and the tests.
+EXAMPLES_KEY = "examples"
+INGEST_REPORT_KEY = "ingest_report"
 
 
 class IngestionReport(types.Artifact):
@@ -57,8 +60,8 @@ class MerExampleGenSpec(types.ComponentSpec):
     }
     INPUTS = {}
     OUTPUTS = {
-        "examples": ChannelParameter(type=standard_artifacts.Examples),
-        "ingest_report": ChannelParameter(type=IngestionReport),
+        EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
+        INGEST_REPORT_KEY: ChannelParameter(type=IngestionReport),
     }
 
 
@@ -93,8 +96,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
     def Do(self, input_dict, output_dict, exec_properties):
         self._log_startup(input_dict, output_dict, exec_properties)
-        examples = artifact_utils.get_single_instance(output_dict["examples"])
-        report = artifact_utils.get_single_instance(output_dict["ingest_report"])
+        examples = artifact_utils.get_single_instance(output_dict[EXAMPLES_KEY])
+        report = artifact_utils.get_single_instance(output_dict[INGEST_REPORT_KEY])
         rows = read_annotations(exec_properties["dataset"], exec_properties["root"],
                                 exec_properties.get("annotations") or None)
         classes = json.loads(exec_properties.get("classes") or "[]")
@@ -150,5 +153,5 @@ class MerExampleGen(base_beam_component.BaseBeamComponent):
             eval_fraction=eval_fraction, split_seed=split_seed, label_key=label_key,
             classes=json.dumps(list(classes or [])),
             input_fingerprint=input_fingerprint(root, annotations, fingerprint_local_data),
-            examples=types.Channel(type=standard_artifacts.Examples),
-            ingest_report=types.Channel(type=IngestionReport)))
+            **{EXAMPLES_KEY: types.Channel(type=standard_artifacts.Examples),
+               INGEST_REPORT_KEY: types.Channel(type=IngestionReport)}))

@@ -27,7 +27,7 @@ SETTINGS_JSON = "settings.json"
 @dataclasses.dataclass(frozen=True)
 class IngestSettings:
     crop_size: int = option(128, "side of the square face crop stored per frame, in pixels",
-                            minimum=16, maximum=2048, aliases=("frame_size",))
+                            minimum=16, maximum=2048, aliases=("frame_size", "size"))
     face_crop: bool = option(True, "crop every frame to the face box found on the onset "
                                    "frame (else keep the whole frame)")
     eval_subjects: tuple = option((), "comma-separated held-out subjects (default: a seeded "
@@ -59,7 +59,8 @@ class EvaluateSettings:
 class KubeflowSettings:
     """How ``mer-tfx kfp compile`` packages the pipeline (mer_tfx.kfp.compiler)."""
 
-    image: str | None = option(None, "project image every task runs (see Dockerfile)")
+    image: str | None = option(None, "project image every task runs (see Dockerfile)",
+                               aliases=("kfp_image",))
     pipeline_root: str | None = option(None, "gs:// or s3:// folder for the artifacts "
                                              "(default: <output>/pipeline_root)")
     gpus: int = option(1, "GPUs for the Trainer (0 for CPU only)", minimum=0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import mer_tfx  # noqa: F401  (Keras 2 switch before TensorFlow loads)
 from tfx import v1 as tfx
 
-from mer_tfx.components.mer_example_gen import MerExampleGen
+from mer_tfx.components.mer_example_gen import EXAMPLES_KEY, MerExampleGen
 from mer_tfx.evaluation.eval_config import build_eval_config
 from mer_tfx.schemas import SCHEMA_PATH
 
@@ -40,22 +40,22 @@ def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH
         classes=settings.class_names, fingerprint_local_data=fingerprint_local_data)
     schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
     statistics_gen = tfx.components.StatisticsGen(
-        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"])
+        examples=example_gen.outputs[EXAMPLES_KEY], schema=schema_gen.outputs["schema"])
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
     transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        examples=example_gen.outputs[EXAMPLES_KEY], schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN, custom_config=custom_config, materialize=False,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"]))
     trainer = tfx.components.Trainer(
-        run_fn=RUN_FN, examples=example_gen.outputs["examples"],
+        run_fn=RUN_FN, examples=example_gen.outputs[EXAMPLES_KEY],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"], num_steps=0),
         custom_config=custom_config)
     evaluator = tfx.components.Evaluator(
-        examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
+        examples=example_gen.outputs[EXAMPLES_KEY], model=trainer.outputs["model"],
         schema=schema_gen.outputs["schema"],
         eval_config=build_eval_config(settings.class_names, settings.evaluate.uar_threshold,
                                       settings.transform.label_key,

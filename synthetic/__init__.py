@@ -7,12 +7,18 @@ included, so ingestion can be tested without the licensed data.  With
 ``inject_faults=True`` it adds one bad row (or damaged folder) per reject reason
 and says which rows the readers must reject or repair.
 """
+from mer_tfx.datasets import DATASET_NAMES, DATASETS
+
 from .builder import MANIFEST, SynthError, SynthResult, generate
 from .layouts import LAYOUT_CLASSES
 
-LAYOUTS = ("casme2", "samm", "smic", "casme3", "csv")
+# One synthetic layout per supported dataset (mer_tfx/datasets.py), at its frame rate.
+LAYOUTS = DATASET_NAMES
+assert set(LAYOUT_CLASSES) == set(LAYOUTS), "every dataset needs a synthetic layout"
+assert all(float(LAYOUT_CLASSES[n].fps) == DATASETS[n].fps for n in LAYOUTS), \
+    "a synthetic layout's fps must be its dataset's (mer_tfx/datasets.py)"
 CLASSES_BY_LAYOUT = {name: LAYOUT_CLASSES[name].classes for name in LAYOUTS}
-FPS_BY_LAYOUT = {name: float(LAYOUT_CLASSES[name].fps) for name in LAYOUTS}
+FPS_BY_LAYOUT = {name: DATASETS[name].fps for name in LAYOUTS}
 
 __all__ = ["generate", "SynthResult", "SynthError", "LAYOUTS", "CLASSES_BY_LAYOUT",
            "FPS_BY_LAYOUT", "MANIFEST"]

@@ -56,6 +56,11 @@ def test_every_component_produced_its_artifacts(pipeline_run):
                                           "summary.json")))
     assert summary["rows"] == summary["converted"] + summary["rejected"]
     assert summary["converted"] == len(pipeline_run.data.clips)
+    # the effective settings beside the outputs, readable back into the same tree
+    from mer_tfx.pipeline.configs import SETTINGS_JSON, PipelineSettings
+
+    written = json.load(open(os.path.join(pipeline_run.settings.output, SETTINGS_JSON)))
+    assert PipelineSettings.from_dict(written) == pipeline_run.settings
 
 
 def test_train_validation_and_eval_subjects_are_disjoint(pipeline_run):

@@ -22,7 +22,8 @@ def test_predict_a_clip_folder_with_the_pushed_model(pipeline_run):
     folder = os.path.join(pipeline_run.data.root, clip["subject"], clip["clip"])
     model = os.path.join(pipeline_run.settings.serving_dir, "mer_model")
     done = _cli("--model", model, "--frames", folder, "--onset", str(clip["onset"]),
-                "--offset", str(clip["offset"]), "--crop-size", str(pipeline_run.settings.ingest.crop_size))
+                "--offset", str(clip["offset"]),
+                "--crop-size", str(pipeline_run.settings.ingest.crop_size))
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
     assert result["predicted_class"] in pipeline_run.class_names
@@ -41,7 +42,7 @@ def test_a_model_that_was_not_pushed_predicts_from_the_pipeline_root(pipeline_ru
     empty_serving = tmp_path / "mer_model"
     empty_serving.mkdir()
     done = _cli("--model", str(empty_serving), "--pipeline-root", pipeline_run.pipeline_root,
-                "--frames", folder, "--crop-size", str(pipeline_run.settings.ingest.crop_size))
+                "--frames", folder, "--size", str(pipeline_run.settings.ingest.crop_size))
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
     assert result["model_status"] == "trained, not pushed (not blessed)"

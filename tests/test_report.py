@@ -7,6 +7,7 @@ import glob
 import json
 import math
 import os
+import re
 import shutil
 
 import matplotlib.image
@@ -192,6 +193,33 @@ def test_kubeflow_layout_is_found_under_the_pipeline_name(pipeline_run, tmp_path
     with pytest.raises(UserError):
         report_lib.write_report(str(tmp_path / "root"), str(tmp_path / "o2"),
                                 pipeline_name="other")
+
+
+@pytest.mark.slow
+def test_kubeflow_report_has_the_same_sections_as_the_local_one(pipeline_run, written,
+                                                                 tmp_path):
+    """Every output the report reads, laid out as KFP v2 leaves it (with and without salt)."""
+    from mer_tfx.evaluation.layout import newest
+
+    local = pipeline_run.pipeline_root
+    run = tmp_path / "root" / "mer-tfx" / "run-7"
+    for component, output, salt in (("Evaluator", "evaluation", ""),
+                                    ("Evaluator", "blessing", ""),
+                                    ("Trainer", "model_run", "5521"),
+                                    ("MerExampleGen", "ingest_report", ""),
+                                    ("ExampleValidator", "anomalies", "7310")):
+        source = (written["metrics"]["evaluation_path"] if output == "evaluation"
+                  else newest(os.path.join(local, component, output)))
+        shutil.copytree(source, run / component / salt / output)
+    kubeflow = report_lib.write_report(str(tmp_path / "root"), str(tmp_path / "kfp_out"))
+    assert kubeflow["layout"] == "kubeflow" and written["metrics"]["layout"] == "local"
+    for section in ("ingestion", "anomalies", "training", "gates", "validation", "slices"):
+        assert kubeflow[section], section
+        assert kubeflow[section] == written["metrics"][section] or section in (
+            "ingestion", "anomalies"), section  # (their "path" differs)
+    headings = lambda page: re.findall(r"<h2>(.*?)</h2>", page)  # noqa: E731
+    page = (tmp_path / "kfp_out" / "report.html").read_text()
+    assert headings(page) == headings(written["html"])
 
 
 # --- no pipeline run needed -------------------------------------------------------------------
