@@ -36,7 +36,8 @@ COPY . /opt/mer-tfx
 RUN python -m pip install -c constraints.txt . \
     && rm -rf build *.egg-info \
     && cd / && python -c "import mer_tfx.components.mer_example_gen, mer_tfx.trainer.task, \
-mer_tfx.transform.preprocessing, tfx, kfp; print('mer-tfx image OK')" \
+mer_tfx.components.subject_split, mer_tfx.transform.preprocessing, tfx, kfp; \
+print('mer-tfx image OK')" \
     && test -f /opt/mer-tfx/schemas/schema.pbtxt
 
 # Run from a neutral folder so the source tree's top-level folders (pipeline/, trainer/,

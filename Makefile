@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python bench/ingest_throughput.py
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/demo_seeds.py
+	$(BIN)/python bench/protocols.py
 
 clean:
 	rm -rf $(DEMO) build *.egg-info

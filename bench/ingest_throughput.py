@@ -17,6 +17,7 @@ import tempfile
 import time
 
 import mer_tfx  # noqa: F401
+from mer_tfx.datasets import Source
 from mer_tfx.ingestion import fileio
 from mer_tfx.ingestion.beam_job import run_ingest, split_rows
 from mer_tfx.ingestion.frames import crop_resize_encode, decode_gray, face_box
@@ -79,11 +80,11 @@ def main(argv=None):
             beam_args = ["--direct_running_mode=multi_processing",
                          f"--direct_num_workers={workers}"]
             started = time.perf_counter()
-            run_ingest("casme2", data.root, small, os.path.join(work, "startup"),
+            run_ingest(Source("casme2", data.root, small), os.path.join(work, "startup"),
                        size=args.size, beam_args=beam_args)
             startup = time.perf_counter() - started
             started = time.perf_counter()
-            summary = run_ingest("casme2", data.root, data.annotations,
+            summary = run_ingest(Source("casme2", data.root, data.annotations),
                                  os.path.join(work, f"beam_{workers}"), size=args.size,
                                  beam_args=beam_args)
             elapsed = time.perf_counter() - started

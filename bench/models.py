@@ -99,7 +99,7 @@ def main(argv=None):
     transform_config = settings.transform
     tft_layer = tft.TFTransformOutput(latest(root, "Transform", "transform_graph")) \
         .transform_features_layer()
-    examples = latest(root, "MerExampleGen", "examples")
+    examples = latest(root, "SubjectSplit", "split_examples")
     train, validation, _ = data.split_train_validation(
         data.load_clips(raw_split(examples, "train", schema), tft_layer),
         settings.validation_fraction, settings.seed)

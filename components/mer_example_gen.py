@@ -1,10 +1,11 @@
-"""MerExampleGen: a TFX ExampleGen for raw MER frame folders + an annotation file.
+"""MerExampleGen: a TFX ExampleGen for raw MER frame folders + annotation files.
 
 It runs the ingestion Beam transform (``IngestClips``, the same graph the
-``mer-tfx ingest`` command runs) inside the pipeline and writes Examples with
-payload format SequenceExample, split by subject: train and eval never share a
-subject. Rejected rows and the summary go to a separate ``ingest_report``
-artifact so they are versioned with the examples they explain.
+``mer-tfx ingest`` command runs) over one or several sources (datasets) inside the
+pipeline and writes Examples with payload format SequenceExample, all clips in one
+split; SubjectSplit (subject_split.py) makes train/eval from them. Rejected rows and
+the summary go to a separate ``ingest_report`` artifact so they are versioned with
+the examples they explain.
 """
 from __future__ import annotations
 
@@ -23,10 +24,10 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from mer_tfx.ingestion import fileio
 from mer_tfx.ingestion.beam_job import IngestClips, IngestionError, checked_summary, split_rows
-from mer_tfx.ingestion.readers import read_annotations, restrict_to_classes
-from mer_tfx.ingestion.splits import EVAL, TRAIN, assign_subject_splits
+from mer_tfx.datasets import Source
+from mer_tfx.ingestion.readers import read_sources, restrict_to_classes
 
-SPLITS = (TRAIN, EVAL)
+ALL = "all"  # the one split of the converted clips; SubjectSplit makes train/eval
 # Output keys, named once for the spec, the executor, the pipeline and the tests.
 EXAMPLES_KEY = "examples"
 INGEST_REPORT_KEY = "ingest_report"
@@ -45,17 +46,13 @@ class IngestionReport(types.Artifact):
 
 class MerExampleGenSpec(types.ComponentSpec):
     PARAMETERS = {
-        "dataset": ExecutionParameter(type=str),
-        "root": ExecutionParameter(type=str),
-        "annotations": ExecutionParameter(type=str, optional=True),
+        # JSON list of [dataset, root, annotations?] rows (mer_tfx.datasets.Source)
+        "sources": ExecutionParameter(type=str),
         "frame_size": ExecutionParameter(type=int),
         "face_crop": ExecutionParameter(type=int),
-        "eval_subjects": ExecutionParameter(type=str),  # JSON list; empty -> eval_fraction
-        "eval_fraction": ExecutionParameter(type=float),
-        "split_seed": ExecutionParameter(type=int),
         "label_key": ExecutionParameter(type=str),
         "classes": ExecutionParameter(type=str),  # JSON list; empty -> keep every label
-        # Hash of the annotation file and the frame files: new data -> no cache hit.
+        # Hash of the annotation files and the frame files: new data -> no cache hit.
         "input_fingerprint": ExecutionParameter(type=str),
     }
     INPUTS = {}
@@ -91,67 +88,67 @@ def input_fingerprint(root: str, annotations: str | None, read_local: bool = Tru
     return digest.hexdigest()
 
 
+def sources_fingerprint(sources, read_local: bool = True) -> str:
+    """One fingerprint over every source (dataset name, files, annotations)."""
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(f"{source.dataset}\0".encode())
+        digest.update(input_fingerprint(source.root, source.annotations, read_local).encode())
+    return digest.hexdigest()
+
+
 class Executor(base_beam_executor.BaseBeamExecutor):
-    """Reads the annotations, assigns subjects to splits, converts clips with Beam."""
+    """Reads the annotations of every source and converts the clips with Beam."""
 
     def Do(self, input_dict, output_dict, exec_properties):
         self._log_startup(input_dict, output_dict, exec_properties)
         examples = artifact_utils.get_single_instance(output_dict[EXAMPLES_KEY])
         report = artifact_utils.get_single_instance(output_dict[INGEST_REPORT_KEY])
-        rows = read_annotations(exec_properties["dataset"], exec_properties["root"],
-                                exec_properties.get("annotations") or None)
+        sources = [Source.from_row(row) for row in json.loads(exec_properties["sources"])]
+        rows = read_sources(sources)
         classes = json.loads(exec_properties.get("classes") or "[]")
         if classes:
             rows = restrict_to_classes(rows, exec_properties["label_key"], classes)
         specs, _ = split_rows(rows)
         if not specs:
             raise IngestionError(f"all {len(rows)} annotation rows were rejected")
-        assignment = assign_subject_splits(
-            [s.subject for s in specs], json.loads(exec_properties["eval_subjects"] or "[]"),
-            exec_properties["eval_fraction"], exec_properties["split_seed"])
         face_crop = bool(exec_properties["face_crop"])
-        examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
-
+        examples.split_names = artifact_utils.encode_split_names([ALL])
         with self._make_beam_pipeline() as pipeline:
-            converted = pipeline | "Ingest" >> IngestClips(
-                rows, report.uri, exec_properties["frame_size"], face_crop,
-                extra={"dataset": exec_properties["dataset"],
-                       "subjects_by_split": {s: sorted(k for k, v in assignment.items() if v == s)
-                                             for s in SPLITS}})
-            by_split = converted | "BySubject" >> beam.Partition(
-                lambda c, _n: SPLITS.index(assignment[c.spec.subject]), len(SPLITS))
-            for split, clips in zip(SPLITS, by_split):
-                (clips
-                 | f"Serialize[{split}]" >> beam.Map(lambda c: c.serialized)
-                 | f"Write[{split}]" >> beam.io.WriteToTFRecord(
-                     os.path.join(artifact_utils.get_split_uri([examples], split),
+            _ = (pipeline
+                 | "Ingest" >> IngestClips(rows, report.uri, exec_properties["frame_size"],
+                                           face_crop,
+                                           extra={"datasets": [s.dataset for s in sources]})
+                 | "Serialize" >> beam.Map(lambda c: c.serialized)
+                 | "Write" >> beam.io.WriteToTFRecord(
+                     os.path.join(artifact_utils.get_split_uri([examples], ALL),
                                   "data_tfrecord"),
                      file_name_suffix=".gz", compression_type=CompressionTypes.GZIP))
-
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE)
         examples.span = 0
-        summary = checked_summary(report.uri, exec_properties["root"])  # may be gs://
+        summary = checked_summary(report.uri, ", ".join(s.root for s in sources))  # maybe gs://
         report.set_int_custom_property("converted", summary["converted"])
         report.set_int_custom_property("rejected", summary["rejected"])
 
 
 class MerExampleGen(base_beam_component.BaseBeamComponent):
-    """Raw frame folders + annotation file -> subject-split SequenceExample Examples."""
+    """Raw frame folders + annotation files -> converted SequenceExample clips (split "all").
+
+    Split by subject downstream (components/subject_split.py), so this conversion is
+    cached across every choice of held-out subjects.
+    """
 
     SPEC_CLASS = MerExampleGenSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
-    def __init__(self, dataset: str, root: str, annotations: str | None = None,
-                 frame_size: int = 128, face_crop: bool = True,
-                 eval_subjects: list[str] | None = None, eval_fraction: float = 0.25,
-                 split_seed: int = 0, label_key: str = "label", classes: list | None = None,
+    def __init__(self, sources: list, frame_size: int = 128, face_crop: bool = True,
+                 label_key: str = "label", classes: list | None = None,
                  fingerprint_local_data: bool = True):
+        sources = [s if isinstance(s, Source) else Source.from_row(s) for s in sources]
         super().__init__(MerExampleGenSpec(
-            dataset=dataset, root=root, annotations=annotations or "",
-            frame_size=frame_size, face_crop=int(face_crop),
-            eval_subjects=json.dumps(sorted(eval_subjects or [])),
-            eval_fraction=eval_fraction, split_seed=split_seed, label_key=label_key,
+            sources=json.dumps([s.to_row() for s in sources]),
+            frame_size=frame_size, face_crop=int(face_crop), label_key=label_key,
             classes=json.dumps(list(classes or [])),
-            input_fingerprint=input_fingerprint(root, annotations, fingerprint_local_data),
+            input_fingerprint=sources_fingerprint(sources, fingerprint_local_data),
             **{EXAMPLES_KEY: types.Channel(type=standard_artifacts.Examples),
                INGEST_REPORT_KEY: types.Channel(type=IngestionReport)}))

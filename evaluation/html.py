@@ -29,6 +29,16 @@ def cell(value, digits: int = 3) -> str:
 _ENVIRONMENT.filters["cell"] = cell
 
 
+def _base64(images: dict) -> dict:
+    return {name: base64.b64encode(data).decode("ascii") for name, data in images.items()}
+
+
+def render_cv_html(summary: dict, images: dict) -> str:
+    """The cross-validation page: pooled figures, MEGC-style table, folds, model selection."""
+    return _ENVIRONMENT.get_template("cv_report.html").render(
+        summary=summary, images=_base64(images))
+
+
 def render_html(report: dict, images: dict) -> str:
     """The report page; ``images`` maps file name -> PNG bytes (the two summary figures)."""
     order = [f for f in HTML_SLICE_ORDER if f in report["slices"]]
@@ -36,4 +46,4 @@ def render_html(report: dict, images: dict) -> str:
     return _ENVIRONMENT.get_template("report.html").render(
         report=report, slice_order=order,
         figures=[(name, FIGURE_TITLES[name]) for name in FIGURE_TITLES if name in images],
-        images={name: base64.b64encode(data).decode("ascii") for name, data in images.items()})
+        images=_base64(images))

@@ -255,6 +255,13 @@ def build_report(evaluation_path: str) -> dict:
         rows.sort(key=lambda row: (class_rank.get(row["value"], len(class_rank)),
                                    _natural_key(row["value"])))
 
+    confusion_by_dataset = {}
+    for slice_key, by_output in plots_by_slice.items():
+        parsed = _single_slice(slice_key)
+        if parsed and parsed[0] == ("dataset",):
+            confusion_by_dataset[str(parsed[1][0])] = confusion_from_plot(
+                by_output, class_names)["counts"]
+
     validation = _load_validation(evaluation_path)
     return {
         "evaluation_path": evaluation_path,
@@ -265,6 +272,8 @@ def build_report(evaluation_path: str) -> dict:
         "per_class": per_class,
         "slices": slices,
         "confusion_matrix": confusion,
+        # argmax counts per dataset slice: cross-validation pools them per dataset
+        "confusion_by_dataset": dict(sorted(confusion_by_dataset.items())),
         "validation": validation,
     }
 

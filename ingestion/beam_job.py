@@ -7,6 +7,7 @@ up as a record or as a line of rejects.jsonl, and summary.json checks that.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import logging
 import os
@@ -16,13 +17,14 @@ import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from mer_tfx.datasets import Source
 from mer_tfx.errors import UserError
 from mer_tfx.logs import PROGRESS_TAG
 
 from . import fileio
 from .clips import ClipSpec, Reject
 from .convert import Converted, convert_clip
-from .readers import read_annotations
+from .readers import read_sources
 from .tables import AnnotationError
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,8 @@ class _ConvertClipFn(beam.DoFn):
 
     def process(self, spec: ClipSpec):
         result = convert_clip(spec, self._size, self._face_crop)
+        if isinstance(result, Reject):
+            result = dataclasses.replace(result, dataset=spec.dataset)
         self._done += 1
         if self._done % self._every == 0:
             logging.info("%s ingestion worker %d: %d clips converted (the job has %s)",
@@ -84,18 +88,37 @@ class ConvertClips(beam.PTransform):
 
 def _tally(item) -> collections.Counter:
     if isinstance(item, Reject):
-        return collections.Counter({"rejected": 1, f"reason:{item.reason}": 1})
+        return collections.Counter({"rejected": 1, f"reason:{item.reason}": 1,
+                                    f"rejected_in:{item.dataset}": 1})
     tally = collections.Counter({"converted": 1, "frames": item.num_frames,
                                  "face_not_found": int(not item.face_detected),
-                                 "repaired": int(bool(item.spec.repairs))})
+                                 "repaired": int(bool(item.spec.repairs)),
+                                 f"converted_in:{item.spec.dataset}": 1,
+                                 f"subject:{item.spec.subject}": 1})
     tally.update(f"repair:{kind}" for kind in item.spec.repairs)
     return tally
 
 
-def make_summary(rows: int, tally: collections.Counter, face_crop: bool) -> dict:
-    """summary.json content; raises if a row went missing (rows != converted + rejected)."""
+def _suffixed(tally: collections.Counter, prefix: str) -> dict:
+    return {k.split(":", 1)[1]: v for k, v in sorted(tally.items()) if k.startswith(prefix)}
+
+
+def rows_by_dataset(rows) -> dict:
+    """Annotation rows per source dataset (ClipSpec.dataset or Reject.dataset)."""
+    return dict(sorted(collections.Counter(row.dataset for row in rows).items()))
+
+
+def make_summary(rows: dict, tally: collections.Counter, face_crop: bool) -> dict:
+    """summary.json content; raises if a row went missing (rows != converted + rejected).
+
+    ``rows``: annotation rows per dataset. The accounting holds in total and per dataset
+    (``by_dataset``); ``clips_by_subject`` feeds the subject splits.
+    """
+    converted_in, rejected_in = _suffixed(tally, "converted_in:"), _suffixed(tally, "rejected_in:")
+    by_dataset = {name: {"rows": count, "converted": converted_in.get(name, 0),
+                         "rejected": rejected_in.get(name, 0)} for name, count in rows.items()}
     summary = {
-        "rows": rows,
+        "rows": sum(rows.values()),
         "converted": tally.get("converted", 0),
         "rejected": tally.get("rejected", 0),
         "repaired": tally.get("repaired", 0),
@@ -105,17 +128,21 @@ def make_summary(rows: int, tally: collections.Counter, face_crop: bool) -> dict
                                if k.startswith("reason:")},
         "repaired_by_kind": {k.split(":", 1)[1]: v for k, v in sorted(tally.items())
                              if k.startswith("repair:")},
+        "by_dataset": by_dataset,
+        "clips_by_subject": _suffixed(tally, "subject:"),
     }
-    if summary["rows"] != summary["converted"] + summary["rejected"]:
-        raise IngestionError(f"internal error: {rows} rows but {summary['converted']} converted "
-                             f"+ {summary['rejected']} rejected")
+    for name, counts in [("all", summary)] + list(by_dataset.items()):
+        if counts["rows"] != counts["converted"] + counts["rejected"]:
+            raise IngestionError(f"internal error ({name}): {counts['rows']} rows but "
+                                 f"{counts['converted']} converted + {counts['rejected']} "
+                                 f"rejected")
     return summary
 
 
 class Summarize(beam.PTransform):
     """Writes rejects.jsonl (sorted by row) and summary.json from both outputs."""
 
-    def __init__(self, out_dir: str, rows: int, face_crop: bool, extra: dict | None = None):
+    def __init__(self, out_dir: str, rows: dict, face_crop: bool, extra: dict | None = None):
         super().__init__()
         self._out_dir = out_dir
         self._rows = rows
@@ -136,7 +163,7 @@ class Summarize(beam.PTransform):
     def _write(self, tally, rejects):
         summary = make_summary(self._rows, tally, self._face_crop)
         summary.update(self._extra)
-        lines = [r.to_json() for r in sorted(rejects, key=lambda r: (r.row, r.clip))]
+        lines = [r.to_json() for r in sorted(rejects, key=lambda r: (r.dataset, r.row, r.clip))]
         fileio.write_text(fileio.join(self._out_dir, "rejects.jsonl"),
                           "".join(line + "\n" for line in lines))
         fileio.write_text(fileio.join(self._out_dir, "summary.json"),
@@ -191,7 +218,7 @@ class IngestClips(beam.PTransform):
         rejects = ((late_rejects, pbegin | "AnnotationRejects" >> beam.Create(early_rejects))
                    | "AllRejects" >> beam.Flatten())
         _ = (converted, rejects) | "Summarize" >> Summarize(
-            self._report_dir, len(self._rows), self._face_crop, extra=self._extra)
+            self._report_dir, rows_by_dataset(self._rows), self._face_crop, extra=self._extra)
         return converted
 
 
@@ -205,27 +232,29 @@ def checked_summary(report_dir: str, source: str) -> dict:
     return summary
 
 
-def run_ingest(dataset: str, root: str, annotations: str | None, out_dir: str,
-               size: int = 128, face_crop: bool = True,
+def run_ingest(sources, out_dir: str, size: int = 128, face_crop: bool = True,
                beam_args: list[str] | None = None) -> dict:
-    """Runs the job and returns summary.json's content.
+    """Runs the job over one or several sources (mer_tfx.datasets.Source); summary.json.
 
-    Raises AnnotationError when the annotation file is unusable and IngestionError
+    Raises AnnotationError when an annotation file is unusable and IngestionError
     when no clip at all could be converted. ``beam_args`` are used as given (the
     CLI adds pipeline/beam_args.py's defaults).
     """
-    rows = read_annotations(dataset, root, annotations)
+    sources = [sources] if isinstance(sources, Source) else list(sources)
+    rows = read_sources(sources)
     specs, early_rejects = split_rows(rows)
+    names = ", ".join(s.annotations or s.root for s in sources)
     log.info("%s %s: %d annotation rows, %d to convert, %d rejected by annotation checks",
-             PROGRESS_TAG, annotations or root, len(rows), len(specs), len(early_rejects))
+             PROGRESS_TAG, names, len(rows), len(specs), len(early_rejects))
     _clear_outputs(out_dir)
     with beam.Pipeline(options=PipelineOptions(list(beam_args or []))) as pipeline:
         converted = pipeline | "Ingest" >> IngestClips(
             rows, out_dir, size, face_crop,
-            extra={"dataset": dataset, "size": size, "face_crop": face_crop})
+            extra={"datasets": [s.dataset for s in sources], "size": size,
+                   "face_crop": face_crop})
         (converted
          | "Serialized" >> beam.Map(lambda c: c.serialized)
          | "WriteRecords" >> beam.io.WriteToTFRecord(
              fileio.join(out_dir, "records", "clips"), file_name_suffix=".tfrecord.gz",
              compression_type=CompressionTypes.GZIP))
-    return checked_summary(out_dir, annotations or root)
+    return checked_summary(out_dir, names)

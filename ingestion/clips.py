@@ -40,6 +40,7 @@ class Reject:
     clip: str
     reason: str  # a key of REJECT_REASONS
     detail: str = ""
+    dataset: str = ""  # the source it came from (per-dataset accounting)
 
     def __post_init__(self):
         if self.reason not in REJECT_REASONS:

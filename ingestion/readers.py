@@ -208,6 +208,28 @@ def read_annotations(dataset: str, root: str, annotations: str | None):
     return reader(root, annotations)
 
 
+def read_sources(sources) -> list:
+    """All rows of every source (``mer_tfx.datasets.Source``) as ClipSpec | Reject.
+
+    With several sources, subjects become ``<dataset>/<subject>`` (CASME II's ``sub01``
+    and SMIC's ``s1`` stay two people, and ``casme2/sub01`` cannot collide with another
+    dataset's ``sub01``) in the records, the splits and the reports; clip ids follow.
+    Rejects carry their source dataset for the per-dataset accounting.
+    """
+    prefix = len(sources) > 1
+    rows = []
+    for source in sources:
+        for row in read_annotations(source.dataset, source.root, source.annotations):
+            if isinstance(row, ClipSpec):
+                if prefix:
+                    row = dataclasses.replace(row, subject=f"{source.dataset}/{row.subject}")
+            else:
+                row = dataclasses.replace(row, dataset=source.dataset, clip=(
+                    f"{source.dataset}/{row.clip}" if prefix else row.clip))
+            rows.append(row)
+    return rows
+
+
 def restrict_to_classes(rows, label_key: str, classes) -> list:
     """Rows whose label (``label`` or MEGC ``label_3class``) is outside ``classes`` -> Reject.
 
@@ -222,6 +244,6 @@ def restrict_to_classes(rows, label_key: str, classes) -> list:
             if value not in allowed:
                 row = Reject(row.row, row.clip_id, "excluded_class",
                              f"label {row.label!r} ({label_key} {value!r}) is not one of the "
-                             f"pipeline's classes {sorted(allowed)}")
+                             f"pipeline's classes {sorted(allowed)}", dataset=row.dataset)
         out.append(row)
     return out

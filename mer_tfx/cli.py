@@ -13,6 +13,7 @@ import sys
 
 from mer_tfx import VERBOSE_VARIABLE
 from mer_tfx.datasets import DATASET_NAMES
+from mer_tfx.errors import UserError
 from mer_tfx.logs import setup_logging
 from mer_tfx.pipeline.configs import PIPELINE_NAME
 
@@ -28,6 +29,9 @@ def _add_synth(subparsers):
                         help="side of the synthetic video frames, in pixels")
     parser.add_argument("--inject-faults", action="store_true",
                         help="add one bad annotation row of every kind (for trying rejects)")
+    parser.add_argument("--no-signal", action="store_true",
+                        help="motion independent of the label: a leakage guard (any protocol "
+                             "should score near chance on it)")
     parser.set_defaults(handler=_synth)
 
 
@@ -36,14 +40,15 @@ def _synth(args, _beam_args):
 
     result = generate(args.layout, args.out, subjects=args.subjects,
                       clips_per_class=args.clips_per_class, seed=args.seed,
-                      frame_size=args.frame_size, inject_faults=args.inject_faults)
+                      frame_size=args.frame_size, inject_faults=args.inject_faults,
+                      no_signal=args.no_signal)
     print(json.dumps({"layout": result.layout, "root": result.root,
                       "annotations": result.annotations, "clips": len(result.clips)}, indent=2))
     return 0
 
 
 # The data a job reads, and the ingestion settings a stand-alone ingest takes.
-DATA_SETTINGS = ("dataset", "root", "annotations")
+DATA_SETTINGS = ("dataset", "root", "annotations", "sources")
 INGEST_SETTINGS = ("ingest.crop_size", "ingest.face_crop")
 BEAM_HELP = ("Beam pipeline options go behind --beam-arg (--beam-arg=--runner=DataflowRunner, "
              "repeatable) or after a lone --, e.g. -- --runner=DataflowRunner --project=P. "
@@ -64,15 +69,41 @@ def _add_settings(parser, include=None, exclude=(), required=()):
                        required=required)
 
 
-def _settings(args, beam_args=()):
-    """MER_* variables over the defaults, then the flags given; Beam args from the caller."""
+def _has_data(args) -> bool:
+    """--source, or both --dataset and --root, given by flag or MER_* variable."""
+    from mer_tfx.settings import DEST
+
+    given = {name for name in ("dataset", "root", "sources")
+             if DEST + name in vars(args) or f"MER_{name.upper()}" in os.environ}
+    given |= {"root"} if "MER_DATA_ROOT" in os.environ else set()
+    return "sources" in given or {"dataset", "root"} <= given
+
+
+def _settings(args, beam_args=(), needs_data: bool = False):
+    """MER_* variables over the defaults, a --preset, then the flags given; Beam args last."""
     from mer_tfx import settings as tree
     from mer_tfx.pipeline.configs import PipelineSettings
+    from mer_tfx.protocols.presets import PRESETS
 
-    settings = tree.from_args(PipelineSettings, args, base=PipelineSettings.from_env())
+    if needs_data and not _has_data(args):
+        raise UserError("say which data to read: --dataset NAME --root FOLDER "
+                        "[--annotations FILE], or --source DATASET ROOT [ANNOTATIONS] "
+                        "(repeatable)")
+    base = PipelineSettings.from_env()
+    if getattr(args, "preset", None):
+        base = base.replace(**PRESETS[args.preset])
+    settings = tree.from_args(PipelineSettings, args, base=base)
     if beam_args:
         settings = settings.replace(beam_args=list(settings.beam_args) + list(beam_args))
     return settings
+
+
+def _add_preset(parser):
+    from mer_tfx.protocols.presets import PRESET_HELP, PRESETS
+
+    parser.add_argument("--preset", choices=sorted(PRESETS),
+                        help="a protocol's settings (flags given still override them): "
+                             + "; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
 
 
 def _print_settings(parser):
@@ -84,7 +115,7 @@ def _add_ingest(subparsers):
     parser = subparsers.add_parser(
         "ingest", help="Beam job: raw frame folders + annotations -> SequenceExample TFRecords",
         description=BEAM_HELP)
-    _add_settings(parser, include=DATA_SETTINGS + INGEST_SETTINGS, required=("dataset", "root"))
+    _add_settings(parser, include=DATA_SETTINGS + INGEST_SETTINGS)
     parser.add_argument("--out", required=True, help="output folder (records/, rejects.jsonl, "
                                                      "summary.json)")
     _add_beam_arg(parser)
@@ -95,9 +126,9 @@ def _ingest(args, beam_args):
     from mer_tfx.ingestion.beam_job import run_ingest
     from mer_tfx.pipeline.beam_args import default_beam_args
 
-    settings = _settings(args)
-    summary = run_ingest(settings.dataset, settings.root, settings.annotations, args.out,
-                         size=settings.ingest.crop_size, face_crop=settings.ingest.face_crop,
+    settings = _settings(args, needs_data=True)
+    summary = run_ingest(settings.source_list, args.out, size=settings.ingest.crop_size,
+                         face_crop=settings.ingest.face_crop,
                          beam_args=default_beam_args(beam_args))
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0
@@ -105,7 +136,8 @@ def _ingest(args, beam_args):
 
 def _add_pipeline_arguments(parser):
     """Dataset, output and every pipeline setting but Kubeflow's: shared by run and cv."""
-    _add_settings(parser, exclude=("kubeflow",), required=("dataset", "root", "output"))
+    _add_settings(parser, exclude=("kubeflow",), required=("output",))
+    _add_preset(parser)
     _add_beam_arg(parser)
     _print_settings(parser)
 
@@ -123,14 +155,18 @@ def _add_run(subparsers):
 
 def _add_cv(subparsers):
     parser = subparsers.add_parser(
-        "cv", help="subject-independent cross-validation (LOSO), metrics pooled over folds",
-        description="One full local pipeline run per fold in OUTPUT/fold-NN/, each holding "
-                    "out its subjects; pooled per-class figures from the summed TFMA "
-                    "confusion matrices in OUTPUT/cross_validation.json, "
-                    "cv_confusion_matrix.png and cv_per_class.png. " + BEAM_HELP)
+        "cv", help="the field's protocols (LOSO, K subject groups, leave one dataset out), "
+                   "metrics pooled over folds",
+        description="One local pipeline run per fold, all sharing OUTPUT/pipeline_root and "
+                    "OUTPUT/metadata.db, so the frames are converted once; pooled figures from "
+                    "the summed TFMA confusion matrices (overall and per dataset) in "
+                    "OUTPUT/cross_validation.json and OUTPUT/cv_report.html. Re-running "
+                    "resumes from the folds done. " + BEAM_HELP)
     _add_pipeline_arguments(parser)
-    parser.add_argument("--folds", type=int, default=0,
-                        help="0: leave one subject out (default); K: K subject groups")
+    parser.add_argument("--protocol", choices=("loso", "kfold", "lodo"), default="loso",
+                        help="loso: leave one subject out (default); kfold: --folds K subject "
+                             "groups; lodo: leave one dataset out (several --source)")
+    parser.add_argument("--folds", type=int, default=0, help="K for --protocol kfold")
     parser.set_defaults(handler=_cv)
 
 
@@ -138,7 +174,7 @@ def _run(args, beam_args):
     from mer_tfx.evaluation.gates import print_gates
     from mer_tfx.pipeline.local_runner import run
 
-    settings = _settings(args, beam_args)
+    settings = _settings(args, beam_args, needs_data=True)
     if args.print_settings:
         print(json.dumps(settings.to_dict(), indent=2))
         return 0
@@ -153,13 +189,14 @@ def _run(args, beam_args):
 def _cv(args, beam_args):
     from mer_tfx.protocols.cross_validation import SUMMARY_JSON, run_cross_validation
 
-    settings = _settings(args, beam_args)
+    settings = _settings(args, beam_args, needs_data=True)
     if args.print_settings:
         print(json.dumps(settings.to_dict(), indent=2))
         return 0
-    summary = run_cross_validation(settings, args.folds)
-    print(json.dumps({"protocol": summary["protocol"], "folds": len(summary["folds"]),
-                      "pooled": summary["pooled"]["overall"],
+    protocol = "kfold" if args.folds and args.protocol == "loso" else args.protocol
+    summary = run_cross_validation(settings, protocol, args.folds)
+    print(json.dumps({"protocol": summary["protocol"], "overall": summary["overall"],
+                      "per_dataset": summary["per_dataset"],
                       "summary": f"{settings.output}/{SUMMARY_JSON}"}, indent=2))
     return 0
 
@@ -273,7 +310,6 @@ def main(argv=None) -> int:
         _chosen_parser(parser, args).error(f"takes no Beam options, got: {' '.join(tail)}")
     beam_args = list(getattr(args, "beam_arg", []) or []) + tail
     setup_logging(args.verbose or os.environ.get(VERBOSE_VARIABLE, "") not in ("", "0"))
-    from mer_tfx.errors import UserError
 
     try:
         return args.handler(args, beam_args)

@@ -27,3 +27,24 @@ DATASETS = {d.name: d for d in (
     Dataset("csv", "generic CSV format", 30.0, True, "<subject>/<clip>/<name>_<frame>.png"),
 )}
 DATASET_NAMES = tuple(DATASETS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """One dataset on disk, as a run reads it: ``--source DATASET ROOT [ANNOTATIONS]``."""
+
+    dataset: str
+    root: str
+    annotations: str | None = None
+
+    def __post_init__(self):
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; choose one of "
+                             f"{list(DATASET_NAMES)}")
+
+    @classmethod
+    def from_row(cls, row) -> "Source":
+        return cls(row[0], row[1], row[2] if len(row) > 2 and row[2] else None)
+
+    def to_row(self) -> list:
+        return [self.dataset, self.root] + ([self.annotations] if self.annotations else [])

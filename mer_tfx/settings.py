@@ -35,11 +35,17 @@ class SettingsError(UserError, ValueError):
 
 
 def option(default, help: str, *, choices=None, minimum=None, maximum=None, aliases=(),
-           flag: str | None = None, env: bool = True, cli: bool = True):
-    """A setting: its default, one line of help, and the checks its values must pass."""
+           flag: str | None = None, env: bool = True, cli: bool = True, row=None):
+    """A setting: its default, one line of help, and the checks its values must pass.
+
+    ``row=("NAME", ...)`` makes a list setting a list of rows of strings (one flag
+    occurrence per row, e.g. ``--source casme2 ROOT ANNOTATIONS``); trailing names in
+    brackets are optional: ``("DATASET", "ROOT", "[ANNOTATIONS]")``.
+    """
     return dataclasses.field(default=default, metadata={
         "help": help, "choices": tuple(choices) if choices else None, "minimum": minimum,
-        "maximum": maximum, "aliases": tuple(aliases), "flag": flag, "env": env, "cli": cli})
+        "maximum": maximum, "aliases": tuple(aliases), "flag": flag, "env": env, "cli": cli,
+        "row": tuple(row) if row else None})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,12 +161,16 @@ def check(leaf: Leaf, value):
         elif kind is str:
             if not isinstance(value, str):
                 raise TypeError
+        elif leaf.meta.get("row"):
+            value = tuple(_row(leaf, row) for row in value)
         else:
             if isinstance(value, str) or not all(isinstance(v, str) for v in value):
                 raise TypeError
             value = tuple(value)
     except (TypeError, ValueError):
-        expected = "a list of strings" if kind is tuple else kind.__name__
+        expected = ("a list of strings" if kind is tuple else kind.__name__)
+        if leaf.meta.get("row"):
+            expected = f"a list of rows [{', '.join(leaf.meta['row'])}]"
         raise SettingsError(f"setting {leaf.name} must be {expected}, got {value!r}") from None
     meta = leaf.meta
     if meta.get("choices") and value not in meta["choices"]:
@@ -171,6 +181,16 @@ def check(leaf: Leaf, value):
     if meta.get("maximum") is not None and value > meta["maximum"]:
         raise SettingsError(f"setting {leaf.name} must be <= {meta['maximum']}, got {value!r}")
     return value
+
+
+def _row(leaf: Leaf, row) -> tuple:
+    """One row of a row-list setting: strings, as many as its declared names allow."""
+    names = leaf.meta["row"]
+    required = sum(1 for n in names if not n.startswith("["))
+    if isinstance(row, str) or not all(isinstance(v, str) for v in row) or \
+            not required <= len(row) <= len(names):
+        raise TypeError
+    return tuple(row)
 
 
 def parse_text(leaf: Leaf, text: str):
@@ -184,6 +204,8 @@ def parse_text(leaf: Leaf, text: str):
             if lowered not in ("1", "0", "true", "false", "yes", "no"):
                 raise ValueError
             value = lowered in ("1", "true", "yes")
+        elif leaf.kind is tuple and leaf.meta.get("row"):
+            value = json.loads(text)  # rows: a JSON list of lists
         elif leaf.kind is tuple:
             # a JSON list, one JSON object (a toleration), or comma-separated values
             if text.startswith("["):
@@ -239,8 +261,13 @@ def to_dict(settings) -> dict:
     for field in dataclasses.fields(settings):
         value = getattr(settings, field.name)
         out[field.name] = (to_dict(value) if dataclasses.is_dataclass(value)
-                           else list(value) if isinstance(value, tuple) else value)
+                           else _plain(value))
     return out
+
+
+def _plain(value):
+    """Tuples (and tuples of rows) as JSON-ready lists."""
+    return [_plain(v) for v in value] if isinstance(value, tuple) else value
 
 
 def with_values(settings, values: dict):
@@ -255,7 +282,7 @@ def with_values(settings, values: dict):
             node = node[section]
         if key not in node:
             raise SettingsError(f"unknown setting {dotted}{_nearest(key, node)}")
-        node[key] = list(value) if isinstance(value, tuple) else value
+        node[key] = _plain(value)
     return from_dict(type(settings), tree)
 
 
@@ -341,6 +368,11 @@ def add_arguments(parser, cls, include=None, exclude=(), required=()) -> None:
         if leaf.kind is bool:
             group.add_argument(*leaf.flags, action=argparse.BooleanOptionalAction, **kwargs)
             continue
+        if leaf.kind is tuple and leaf.meta.get("row"):  # repeatable, one row each
+            kwargs.update(action="append", nargs="+", metavar=leaf.meta["row"][0])
+            kwargs["help"] += f" ({' '.join(leaf.meta['row'])}; repeatable)"
+            group.add_argument(*leaf.flags, type=str, **kwargs)
+            continue
         if leaf.kind is tuple:  # repeatable, each occurrence comma-separated
             kwargs["action"] = "append"
         if leaf.meta.get("choices"):
@@ -361,6 +393,8 @@ def from_args(cls, args: argparse.Namespace, base=None):
         leaf = by_name[dest[len(DEST):]]
         if leaf.kind is bool:
             overrides[leaf.name] = value
+        elif leaf.kind is tuple and leaf.meta.get("row"):
+            overrides[leaf.name] = check(leaf, value)
         elif leaf.kind is tuple:
             overrides[leaf.name] = tuple(v for text in value for v in parse_text(leaf, text))
         else:

@@ -15,8 +15,8 @@ import json
 import os
 
 from mer_tfx import settings as tree
-from mer_tfx.datasets import DATASET_NAMES
-from mer_tfx.settings import option, validate
+from mer_tfx.datasets import DATASET_NAMES, Source
+from mer_tfx.settings import SettingsError, option, validate
 from mer_tfx.trainer.config import TrainerConfig
 from mer_tfx.transform.config import TransformConfig
 
@@ -89,7 +89,12 @@ class PipelineSettings:
     root: str = option("demo_out/data/CASME2_RAW_selected",
                        "dataset root folder (frame folders)", aliases=("data_root",))
     annotations: str | None = option(None, "annotation .xlsx/.csv (none for smic)")
+    sources: tuple = option((), "several datasets in one run, instead of --dataset/--root/"
+                                "--annotations; subjects become <dataset>/<subject>",
+                            row=("DATASET", "ROOT", "[ANNOTATIONS]"), aliases=("source",))
     output: str = option("demo_out", "folder for pipeline_root/, metadata.db, serving_model/")
+    push_to: str | None = option(None, "folder the Pusher writes model versions to "
+                                       "(default <output>/serving_model)")
     pipeline_name: str = option(PIPELINE_NAME, "pipeline name (ML Metadata, Kubeflow)")
     cache: bool = option(True, "reuse cached component outputs")
     beam_args: tuple = option((), "Beam pipeline options of the Beam components",
@@ -102,6 +107,17 @@ class PipelineSettings:
 
     def __post_init__(self):
         validate(self)
+        try:
+            self.source_list
+        except ValueError as error:
+            raise SettingsError(f"setting sources: {error}") from None
+
+    @property
+    def source_list(self) -> list:
+        """The datasets this run reads: ``sources``, or the one of dataset/root/annotations."""
+        if self.sources:
+            return [Source.from_row(row) for row in self.sources]
+        return [Source(self.dataset, self.root, self.annotations)]
 
     @property
     def pipeline_root(self) -> str:
@@ -113,7 +129,7 @@ class PipelineSettings:
 
     @property
     def serving_dir(self) -> str:
-        return os.path.join(self.output, "serving_model")
+        return self.push_to or os.path.join(self.output, "serving_model")
 
     @property
     def class_names(self) -> list:

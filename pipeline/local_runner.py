@@ -13,9 +13,10 @@ from mer_tfx.pipeline.configs import PipelineSettings
 from mer_tfx.pipeline.pipeline import create_pipeline
 
 
-def run(settings: PipelineSettings) -> None:
-    """Runs the pipeline; the effective settings are written to <output>/settings.json."""
-    settings.write(settings.output)
+def run(settings: PipelineSettings, settings_dir: str | None = None) -> None:
+    """Runs the pipeline; its effective settings go to settings.json in ``settings_dir``
+    (default: the output folder)."""
+    settings.write(settings_dir or settings.output)
     tfx.orchestration.LocalDagRunner().run(create_pipeline(
         settings,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(

@@ -1,16 +1,19 @@
 """The MER TFX pipeline definition, shared by the local and the Kubeflow runners.
 
-MerExampleGen -> ImportSchemaGen -> StatisticsGen -> ExampleValidator ->
-Transform -> Trainer -> Evaluator -> Pusher. Module code is referenced by import
-path (not module_file), so nothing is packaged or uploaded at compile time and
-the Kubeflow image runs the very same code.
+MerExampleGen -> SubjectSplit -> Transform -> Trainer -> Evaluator -> Pusher, with
+ImportSchemaGen, and StatisticsGen -> ExampleValidator on all converted clips. The
+frame conversion depends only on the data and the ingestion settings, so it runs once
+for every choice of held-out subjects (cross-validation folds share it). Module code
+is referenced by import path (not module_file), so nothing is packaged or uploaded at
+compile time and the Kubeflow image runs the very same code.
 """
 from __future__ import annotations
 
 import mer_tfx  # noqa: F401  (Keras 2 switch before TensorFlow loads)
 from tfx import v1 as tfx
 
-from mer_tfx.components.mer_example_gen import EXAMPLES_KEY, MerExampleGen
+from mer_tfx.components.mer_example_gen import EXAMPLES_KEY, INGEST_REPORT_KEY, MerExampleGen
+from mer_tfx.components.subject_split import SubjectSplit
 from mer_tfx.evaluation.eval_config import build_eval_config
 from mer_tfx.schemas import SCHEMA_PATH
 
@@ -33,29 +36,33 @@ def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH
     custom_config = settings.custom_config()
     ingest = settings.ingest
     example_gen = MerExampleGen(
-        dataset=settings.dataset, root=settings.root, annotations=settings.annotations,
-        frame_size=ingest.crop_size, face_crop=ingest.face_crop,
+        sources=settings.source_list, frame_size=ingest.crop_size, face_crop=ingest.face_crop,
+        label_key=settings.transform.label_key, classes=settings.class_names,
+        fingerprint_local_data=fingerprint_local_data)
+    subject_split = SubjectSplit(
+        examples=example_gen.outputs[EXAMPLES_KEY],
+        ingest_report=example_gen.outputs[INGEST_REPORT_KEY],
         eval_subjects=list(ingest.eval_subjects), eval_fraction=ingest.eval_fraction,
-        split_seed=ingest.split_seed, label_key=settings.transform.label_key,
-        classes=settings.class_names, fingerprint_local_data=fingerprint_local_data)
+        split_seed=ingest.split_seed)
+    split_examples = subject_split.outputs["split_examples"]
     schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs[EXAMPLES_KEY], schema=schema_gen.outputs["schema"])
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
     transform = tfx.components.Transform(
-        examples=example_gen.outputs[EXAMPLES_KEY], schema=schema_gen.outputs["schema"],
+        examples=split_examples, schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN, custom_config=custom_config, materialize=False,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"]))
     trainer = tfx.components.Trainer(
-        run_fn=RUN_FN, examples=example_gen.outputs[EXAMPLES_KEY],
+        run_fn=RUN_FN, examples=split_examples,
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"], num_steps=0),
         custom_config=custom_config)
     evaluator = tfx.components.Evaluator(
-        examples=example_gen.outputs[EXAMPLES_KEY], model=trainer.outputs["model"],
+        examples=split_examples, model=trainer.outputs["model"],
         schema=schema_gen.outputs["schema"],
         eval_config=build_eval_config(settings.class_names, settings.evaluate.uar_threshold,
                                       settings.transform.label_key,
@@ -66,8 +73,8 @@ def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(
                 base_directory=f"{settings.serving_dir}/{MODEL_NAME}")))
-    return [example_gen, schema_gen, statistics_gen, example_validator, transform, trainer,
-            evaluator, pusher]
+    return [example_gen, subject_split, schema_gen, statistics_gen, example_validator, transform,
+            trainer, evaluator, pusher]
 
 
 def create_pipeline(settings: PipelineSettings, metadata_connection_config=None,

@@ -1,29 +1,47 @@
-"""Subject-independent cross-validation: one pipeline run per fold, metrics pooled.
+"""The field's evaluation protocols: one pipeline run per fold, metrics pooled over folds.
 
-The protocol the MER literature reports: every subject is held out once
-(leave-one-subject-out, or K subject groups), validation/early stopping uses
-training subjects only (as in every run), and per-class figures come from the
-confusion matrices of all folds summed - not the mean of per-fold scores, which
-is unstable when a fold holds one subject. Each fold is a complete pipeline run
-in <output>/fold-NN/ (its own pipeline root, metadata and pushed model), so a
-fold can be inspected with ``mer-tfx report`` like any run.
+Protocols (``mer-tfx cv --protocol``):
+
+- ``loso``: leave one subject out, every subject held out once (the MER standard);
+- ``kfold``: K seeded groups of subjects (``--folds K``);
+- ``lodo``: leave one dataset out (needs several ``--source``), train on the others.
+
+Every fold holds out whole subjects; validation subjects for epoch selection come
+from the fold's training subjects only (trainer/selection.py), and no mode looks at
+the held-out subjects. Per-class figures, UAR and UF1 come from the folds' summed
+confusion matrices (not a mean of per-fold scores, unstable when a fold holds one
+subject), overall and per dataset.
+
+All folds share one pipeline root and one ML Metadata store (``CV/pipeline_root``,
+``CV/metadata.db``): the frame conversion (MerExampleGen) depends only on the data, so
+it executes once and every fold reuses it; only SubjectSplit and what follows it run
+per fold. An interrupted CV re-run resumes: finished folds come from the cache.
 """
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
+import time
 
 import numpy as np
 
 from mer_tfx.errors import UserError
 from mer_tfx.ingestion.clips import ClipSpec
-from mer_tfx.ingestion.readers import read_annotations, restrict_to_classes
+from mer_tfx.ingestion.readers import read_sources, restrict_to_classes
 from mer_tfx.ingestion.splits import seeded_order
+from mer_tfx.logs import PROGRESS_TAG
 from mer_tfx.pipeline.configs import PipelineSettings
 
 log = logging.getLogger(__name__)
 SUMMARY_JSON = "cross_validation.json"
+REPORT_HTML = "cv_report.html"
+PROTOCOLS = {
+    "loso": "leave-one-subject-out",
+    "kfold": "K subject groups",
+    "lodo": "leave-one-dataset-out",
+}
 
 
 def subject_folds(subjects, folds: int = 0, seed: int = 0) -> list:
@@ -40,10 +58,36 @@ def subject_folds(subjects, folds: int = 0, seed: int = 0) -> list:
     return [sorted(ordered[i::folds]) for i in range(folds)]
 
 
-def dataset_subjects(settings: PipelineSettings) -> list:
-    rows = read_annotations(settings.dataset, settings.root, settings.annotations)
-    rows = restrict_to_classes(rows, settings.transform.label_key, settings.class_names)
-    return sorted({r.subject for r in rows if isinstance(r, ClipSpec)})
+def dataset_folds(subject_datasets: dict) -> list:
+    """Leave one dataset out: every dataset's subjects held out together."""
+    by_dataset = collections.defaultdict(list)
+    for subject, dataset in subject_datasets.items():
+        by_dataset[dataset].append(subject)
+    if len(by_dataset) < 2:
+        raise UserError(f"leave-one-dataset-out needs at least 2 datasets (--source ... "
+                        f"--source ...), got {sorted(by_dataset)}")
+    return [sorted(by_dataset[d]) for d in sorted(by_dataset)]
+
+
+def protocol_folds(protocol: str, subject_datasets: dict, folds: int = 0,
+                   seed: int = 0) -> list:
+    """The held-out subject groups of a protocol; every subject in exactly one group."""
+    if protocol == "lodo":
+        return dataset_folds(subject_datasets)
+    if protocol == "loso":
+        return subject_folds(subject_datasets, 0, seed)
+    if protocol == "kfold":
+        if folds < 2:
+            raise UserError(f"--protocol kfold needs --folds K with K >= 2, got {folds}")
+        return subject_folds(subject_datasets, folds, seed)
+    raise UserError(f"unknown protocol {protocol!r}; choose one of {sorted(PROTOCOLS)}")
+
+
+def annotated_subjects(settings: PipelineSettings) -> dict:
+    """subject -> dataset of every annotated clip in the run's class set."""
+    rows = restrict_to_classes(read_sources(settings.source_list), settings.transform.label_key,
+                               settings.class_names)
+    return dict(sorted({r.subject: r.dataset for r in rows if isinstance(r, ClipSpec)}.items()))
 
 
 def pooled_metrics(class_names, confusions) -> dict:
@@ -62,40 +106,112 @@ def pooled_metrics(class_names, confusions) -> dict:
     }
 
 
-def run_cross_validation(settings: PipelineSettings, folds: int = 0) -> dict:
-    """Runs every fold (cached folds are reused) and writes the pooled summary + figures."""
-    from mer_tfx.evaluation import plots
-    from mer_tfx.evaluation.layout import find_run
+def _scores(pooled: dict) -> dict:
+    overall = pooled["overall"]
+    return {"uf1": overall["uf1"], "uar": overall["uar"], "accuracy": overall["accuracy"],
+            "n": int(overall["example_count"])}
+
+
+def fold_settings(settings: PipelineSettings, index: int, held_out: list) -> PipelineSettings:
+    """One fold: the CV's shared output (pipeline root, metadata), its own pushed model."""
+    return settings.replace(**{
+        "ingest.eval_subjects": list(held_out),
+        "push_to": os.path.join(settings.output, f"fold-{index:02d}", "serving_model")})
+
+
+def _fold_result(settings: PipelineSettings, index: int, held_out: list, seconds: float):
+    from mer_tfx.evaluation.data_checks import training_summary
     from mer_tfx.evaluation.results import build_report
+    from mer_tfx.pipeline import metadata
+
+    store = metadata.open_store(settings.metadata_path)
+    evaluation = metadata.latest_outputs(store, settings.pipeline_name,
+                                         "Evaluator").get("evaluation")
+    model_run = metadata.latest_outputs(store, settings.pipeline_name,
+                                        "Trainer").get("model_run")
+    if not evaluation:
+        raise UserError(f"fold {index}: ML Metadata in {settings.metadata_path} has no "
+                        f"Evaluator output: the fold's pipeline run did not finish")
+    report = build_report(evaluation[0])
+    if report["class_names"] != settings.class_names:
+        raise UserError(f"fold {index} evaluated classes {report['class_names']}, "
+                        f"expected {settings.class_names}")
+    trained = training_summary(model_run[0]) if model_run else None
+    overall = report["overall"]
+    return {"fold": index, "eval_subjects": held_out, "n": int(overall["example_count"]),
+            "uf1": overall["uf1"], "uar": overall["uar"], "seconds": round(seconds, 1),
+            "evaluation_path": evaluation[0],
+            "model_selection": (trained or {}).get("model_selection"),
+            "confusion": report["confusion_matrix"]["counts"],
+            "confusion_by_dataset": report["confusion_by_dataset"]}
+
+
+def selection_statement(settings: PipelineSettings) -> str:
+    """How every fold chose its weights: the sentence the report and the JSON carry."""
+    trainer = settings.trainer
+    if trainer.epoch_selection == "fixed":
+        return (f"Model selection: a fixed {trainer.epochs} epochs, last weights, in every fold; "
+                f"no validation set, and no held-out subject was used to choose epochs or "
+                f"settings.")
+    return (f"Model selection: in every fold, the epoch with the best validation "
+            f"{trainer.selection_metric.upper()} (ties: lower loss; at least "
+            f"{trainer.first_selectable_epoch} epochs, patience {trainer.patience}, at most "
+            f"{trainer.epochs}) on validation subjects drawn from that fold's training subjects "
+            f"({trainer.validation_fraction:.0%} of them); no held-out subject was used to "
+            f"choose epochs or settings.")
+
+
+def run_cross_validation(settings: PipelineSettings, protocol: str = "loso",
+                         folds: int = 0) -> dict:
+    """Runs every fold (cached folds are reused) and writes the pooled summary and report."""
+    from mer_tfx.pipeline import metadata
     from mer_tfx.pipeline.local_runner import run
 
-    groups = subject_folds(dataset_subjects(settings), folds, settings.ingest.split_seed)
+    from .cv_report import write_cv_report
+
+    subjects = annotated_subjects(settings)
+    groups = protocol_folds(protocol, subjects, folds, settings.ingest.split_seed)
     settings.write(settings.output)
-    results = []
+    results, started = [], time.perf_counter()
     for index, held_out in enumerate(groups):
-        fold = settings.replace(**{"ingest.eval_subjects": held_out,
-                                   "output": os.path.join(settings.output, f"fold-{index:02d}")})
-        log.info("[mer-tfx] fold %d/%d: holding out %s", index + 1, len(groups), held_out)
-        run(fold)
-        evaluation_path = find_run(fold.pipeline_root, fold.pipeline_name).evaluation
-        report = build_report(evaluation_path)
-        if report["class_names"] != settings.class_names:
-            raise UserError(f"fold {index} evaluated classes {report['class_names']}, "
-                            f"expected {settings.class_names}")
-        results.append({"fold": index, "eval_subjects": held_out,
-                        "evaluation_path": evaluation_path, "overall": report["overall"],
-                        "confusion": report["confusion_matrix"]["counts"]})
+        elapsed = time.perf_counter() - started
+        eta = f", about {elapsed / index * (len(groups) - index) / 60:.0f} min left" \
+            if index else ""
+        log.info("%s fold %d of %d: holding out %s (%.0f s elapsed%s)", PROGRESS_TAG,
+                 index + 1, len(groups), ", ".join(held_out), elapsed, eta)
+        fold = fold_settings(settings, index, held_out)
+        fold_started = time.perf_counter()
+        run(fold, settings_dir=os.path.join(settings.output, f"fold-{index:02d}"))
+        results.append(_fold_result(fold, index, held_out, time.perf_counter() - fold_started))
+
     pooled = pooled_metrics(settings.class_names, [r["confusion"] for r in results])
-    summary = {"protocol": "leave-one-subject-out" if all(len(g) == 1 for g in groups)
-               else f"{len(groups)}-fold by subject",
-               "pooled": pooled,
-               "folds": [{k: v for k, v in r.items() if k != "confusion"} for r in results]}
-    os.makedirs(settings.output, exist_ok=True)
+    by_dataset = collections.defaultdict(list)
+    for result in results:
+        for dataset, counts in result["confusion_by_dataset"].items():
+            by_dataset[dataset].append(counts)
+    store = metadata.open_store(settings.metadata_path)
+    summary = {
+        "protocol": {"name": protocol, "description": PROTOCOLS[protocol],
+                     "folds": len(groups)},
+        "model_selection": {"epoch_selection": settings.trainer.epoch_selection,
+                            "statement": selection_statement(settings)},
+        "overall": _scores(pooled),
+        "per_dataset": {d: _scores(pooled_metrics(settings.class_names, c))
+                        for d, c in sorted(by_dataset.items())},
+        "per_class": pooled["per_class"],
+        "confusion_matrix": pooled["confusion_matrix"],
+        "folds": [{k: v for k, v in r.items() if not k.startswith("confusion")}
+                  for r in results],
+        "ingestion_executions": metadata.executed_count(store, settings.pipeline_name,
+                                                        "MerExampleGen"),
+        "seconds": round(time.perf_counter() - started, 1),
+        "settings": settings.to_dict(),
+    }
     with open(os.path.join(settings.output, SUMMARY_JSON), "w") as handle:
         json.dump(summary, handle, indent=2)
-    figures = plots.summary_figures(pooled["confusion_matrix"], pooled["per_class"],
-                                    pooled["overall"], prefix="cv_")
-    for name, png in figures.items():
-        with open(os.path.join(settings.output, name), "wb") as handle:
-            handle.write(png)
+    write_cv_report(summary, pooled, settings.output)
+    overall = summary["overall"]
+    log.info("%s %s, %d folds: UF1 %.3f, UAR %.3f on %d clips; %s", PROGRESS_TAG,
+             PROTOCOLS[protocol], len(groups), overall["uf1"], overall["uar"], overall["n"],
+             os.path.join(settings.output, REPORT_HTML))
     return summary

@@ -55,19 +55,21 @@ class SynthResult:
 class _Writer:
     """Writes the frames of one folder and turns its events into Records."""
 
-    def __init__(self, layout, root, seed, subjects):
+    def __init__(self, layout, root, seed, subjects, no_signal: bool = False):
         self.layout = layout
         self.root = root
         self.seed = seed
         self.subjects = subjects  # index -> faces.Subject
         self.used = {}  # subject index -> set of folder names in use
+        self.no_signal = no_signal
 
     def folder(self, index, clip, labels, clip_index):
         layout = self.layout
         subject = self.subjects[index]
         name = layout.subject_name(index)
         rng = video.clip_rng(self.seed, index, clip_index)
-        clip_video = video.render(subject, rng, labels, layout.fps, layout.colour, layout.lead)
+        clip_video = video.render(subject, rng, labels, layout.fps, layout.colour, layout.lead,
+                                  self.no_signal)
         start = layout.start_number(rng)
         records = [Record(subject=index, subject_name=name, clip=clip, label=event.label,
                           onset=start + event.onset, apex=start + event.apex,
@@ -140,12 +142,13 @@ def _smic_rows(layout, root, records):
 
 def generate(layout: str, out_dir: str, subjects: int = 6, clips_per_class: int = 2,
              seed: int = 0, frame_size: int = 200, inject_faults: bool = False,
-             progress: bool = True) -> SynthResult:
+             progress: bool = True, no_signal: bool = False) -> SynthResult:
     """Write a synthetic dataset in ``layout`` under ``out_dir``; see SynthResult.
 
     ``subjects`` people x ``clips_per_class`` clips of every class of the layout,
     frames ``frame_size`` pixels high.  ``inject_faults`` adds one bad row or
-    damaged clip folder per reject reason.  Same arguments, same bytes.
+    damaged clip folder per reject reason.  ``no_signal`` makes every clip's motion
+    independent of its label (a leakage guard).  Same arguments, same bytes.
     """
     if layout not in LAYOUT_CLASSES:
         raise SynthError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUT_CLASSES)}")
@@ -162,7 +165,7 @@ def generate(layout: str, out_dir: str, subjects: int = 6, clips_per_class: int 
     os.makedirs(root, exist_ok=True)
 
     people = {}
-    writer = _Writer(spec, root, seed, people)
+    writer = _Writer(spec, root, seed, people, no_signal)
     records = []
     for index in range(subjects):
         people[index] = faces.sample_subject(video.subject_rng(seed, index), index, frame_size)
@@ -205,7 +208,7 @@ def generate(layout: str, out_dir: str, subjects: int = 6, clips_per_class: int 
     if spec.name == "smic":
         result.clips.sort(key=lambda c: c["row"])
     _write_manifest(result, seed=seed, subjects=subjects, clips_per_class=clips_per_class,
-                    frame_size=frame_size, inject_faults=inject_faults)
+                    frame_size=frame_size, inject_faults=inject_faults, no_signal=no_signal)
     return result
 
 

@@ -56,10 +56,12 @@ def sheet_rng(seed: int, purpose: int) -> np.random.Generator:
     return np.random.default_rng([seed, _SHEET, purpose])
 
 
-def plan(rng, labels, fps: int, lead: bool = True):
+def plan(rng, labels, fps: int, lead: bool = True, no_signal: bool = False):
     """Events for ``labels`` in order, with neutral frames around and between them.
 
     ``lead=False`` gives SMIC-style clips that hold only the event frames.
+    ``no_signal=True`` draws each event's motion at random, whatever its label: a
+    leakage guard (a protocol that scores above chance on such data leaks).
     """
     events, index = [], 0
     for position, label in enumerate(labels):
@@ -67,7 +69,8 @@ def plan(rng, labels, fps: int, lead: bool = True):
             index += int(rng.integers(NEUTRAL[0], NEUTRAL[1] + 1))
         onset, apex, offset = motion.plan_event(rng, fps, index)
         amplitude = float(rng.uniform(*motion.AMPLITUDE_PX))
-        events.append(Event(label, motion.CLASS_MOTION[label], amplitude, onset, apex, offset))
+        moved = (str(rng.choice(sorted(motion.CLASS_MOTION))) if no_signal else label)
+        events.append(Event(label, motion.CLASS_MOTION[moved], amplitude, onset, apex, offset))
         index = offset + 1
     if lead:
         index += int(rng.integers(NEUTRAL[0], NEUTRAL[1] + 1))
@@ -75,13 +78,13 @@ def plan(rng, labels, fps: int, lead: bool = True):
 
 
 def render(subject: faces.Subject, rng, labels, fps: int, colour: bool,
-           lead: bool = True) -> Video:
+           lead: bool = True, no_signal: bool = False) -> Video:
     """A video of ``subject`` acting out ``labels`` one after the other.
 
     The frames are drawn lazily (one in memory at a time) from their own random
     stream, so ``rng`` may be used for other things before they are consumed.
     """
-    events, length = plan(rng, labels, fps, lead)
+    events, length = plan(rng, labels, fps, lead, no_signal)
     look = faces.sample_look(rng, subject)
     frame_rng = np.random.default_rng(int(rng.integers(2**63)))
     return Video(_frames(subject, look, events, length, colour, frame_rng), events, length)

@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import f1_score, precision_recall_fscore_support, recall_score
 
 from mer_tfx.errors import UserError
-from mer_tfx.protocols.cross_validation import pooled_metrics, subject_folds
+from mer_tfx.protocols.cross_validation import pooled_metrics, protocol_folds, subject_folds
 
 SUBJECTS = [f"sub{i:02d}" for i in range(1, 8)]
 
@@ -56,31 +56,135 @@ def test_pooled_figures_equal_scikit_learn_on_all_folds_predictions():
     assert pooled["overall"]["example_count"] == truth.size
 
 
+def test_protocols_evaluate_every_subject_exactly_once():
+    subject_datasets = {f"casme2/sub0{i}": "casme2" for i in range(1, 4)}
+    subject_datasets |= {f"samm/00{i}": "samm" for i in range(6, 9)}
+    subject_datasets |= {"smic/s1": "smic", "smic/s2": "smic"}
+    for protocol, folds in (("loso", 0), ("kfold", 3), ("lodo", 0)):
+        groups = protocol_folds(protocol, subject_datasets, folds, seed=2)
+        held_out = [s for group in groups for s in group]
+        assert sorted(held_out) == sorted(subject_datasets), protocol  # each once, all
+    lodo = protocol_folds("lodo", subject_datasets)
+    assert [{subject_datasets[s] for s in group} for group in lodo] == [
+        {"casme2"}, {"samm"}, {"smic"}]
+    assert len(protocol_folds("loso", subject_datasets)) == len(subject_datasets)
+    with pytest.raises(UserError, match="at least 2 datasets"):
+        protocol_folds("lodo", {s: "casme2" for s in SUBJECTS})
+    with pytest.raises(UserError, match="--folds K"):
+        protocol_folds("kfold", subject_datasets, folds=0)
+
+
+TINY = {"ingest": {"crop_size": 48}, "transform": {"steps": 6, "image_size": 24},
+        "trainer": {"epochs": 2, "min_epochs": 1, "patience": 2, "batch_size": 8},
+        "evaluate": {"uar_threshold": 0.0}}
+
+
+def _records_by_subject(settings):
+    """Serialized eval records of the one MerExampleGen execution, by subject."""
+    import glob
+
+    import tensorflow as tf
+
+    from mer_tfx.components.subject_split import subject_of
+    from mer_tfx.evaluation.layout import newest
+
+    examples = newest(os.path.join(settings.pipeline_root, "MerExampleGen", "examples"))
+    files = glob.glob(os.path.join(examples, "Split-all", "*.gz"))
+    by_subject = {}
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        data = record.numpy()
+        by_subject.setdefault(subject_of(data), []).append(data)
+    return by_subject
+
+
 @pytest.mark.slow
-def test_loso_runs_a_pipeline_per_subject_and_pools_their_tfma_matrices(tmp_path):
-    from mer_tfx.evaluation.results import build_report
+def test_composite_cv_converts_once_and_pools_per_dataset(tmp_path):
+    """MEGC-style composite of three synthetic layouts, 3 subject groups."""
+    import tensorflow as tf
+    import tensorflow_model_analysis as tfma
+
+    from mer_tfx.pipeline import metadata
     from mer_tfx.pipeline.configs import PipelineSettings
-    from mer_tfx.protocols.cross_validation import SUMMARY_JSON, run_cross_validation
+    from mer_tfx.protocols.cross_validation import REPORT_HTML, SUMMARY_JSON, run_cross_validation
+    from mer_tfx.protocols.presets import PRESETS
     from mer_tfx.synthetic import generate
 
-    data = generate("casme2", str(tmp_path / "data"), subjects=3, clips_per_class=1, seed=5,
-                    progress=False)
-    settings = PipelineSettings.from_dict({
-        "dataset": "casme2", "root": data.root, "annotations": data.annotations,
-        "output": str(tmp_path / "cv"), "ingest": {"crop_size": 48},
-        "transform": {"steps": 6, "image_size": 24},
-        "trainer": {"epochs": 2, "patience": 2, "batch_size": 8},
-        "evaluate": {"uar_threshold": 0.0}})
-    summary = run_cross_validation(settings)
-    assert summary["protocol"] == "leave-one-subject-out"
+    sources = []
+    for layout, seed in (("casme2", 5), ("samm", 6), ("smic", 7)):
+        data = generate(layout, str(tmp_path / layout), subjects=2, clips_per_class=1,
+                        seed=seed, frame_size=64, progress=False)
+        sources.append([layout, data.root] + ([data.annotations] if data.annotations else []))
+    settings = PipelineSettings.from_dict(
+        {**TINY, "sources": sources, "output": str(tmp_path / "cv")}).replace(**PRESETS["megc2019"])
+    summary = run_cross_validation(settings, "kfold", folds=3)
+
+    # the frames were converted once for all folds (ML Metadata of the CV)
+    store = metadata.open_store(settings.metadata_path)
+    assert summary["ingestion_executions"] == 1
+    assert metadata.executed_count(store, settings.pipeline_name, "MerExampleGen") == 1
+    assert metadata.executed_count(store, settings.pipeline_name, "SubjectSplit") == 3
+
+    # every clip evaluated exactly once, no subject on both sides of a fold
+    by_subject = _records_by_subject(settings)
     held_out = [s for fold in summary["folds"] for s in fold["eval_subjects"]]
-    assert sorted(held_out) == sorted({c["subject"] for c in data.clips})
-    counts = np.array(summary["pooled"]["confusion_matrix"]["counts"])
-    assert counts.sum() == len(data.clips)
-    folds = [np.array(build_report(f["evaluation_path"])["confusion_matrix"]["counts"])
-             for f in summary["folds"]]
-    np.testing.assert_array_equal(counts, np.sum(folds, axis=0))
+    assert sorted(held_out) == sorted(by_subject)
+    assert all(s.split("/")[0] in ("casme2", "samm", "smic") for s in held_out)
+    assert summary["overall"]["n"] == sum(len(r) for r in by_subject.values())
+
+    # per-dataset pooled figures equal scikit-learn on the pooled predictions
+    classes = settings.class_names
+    truth, predicted, dataset_of = [], [], []
+    for fold in summary["folds"]:
+        model = tfma.load_eval_result(fold["evaluation_path"]).model_location
+        serve = tf.saved_model.load(model).signatures["serving_default"]
+        records = [r for s in fold["eval_subjects"] for r in by_subject[s]]
+        predicted += serve(examples=tf.constant(records))["class_ids"].numpy().tolist()
+        for record in records:
+            context = tf.train.SequenceExample.FromString(record).context.feature
+            truth.append(classes.index(context["label_3class"].bytes_list.value[0].decode()))
+            dataset_of.append(context["dataset"].bytes_list.value[0].decode())
+    truth, predicted, dataset_of = map(np.array, (truth, predicted, dataset_of))
+    assert set(summary["per_dataset"]) == {"casme2", "samm", "smic"}
+    for name, row in summary["per_dataset"].items():
+        mask = dataset_of == name
+        present = sorted(set(truth[mask].tolist()))
+        assert row["n"] == mask.sum()
+        assert row["uar"] == pytest.approx(recall_score(
+            truth[mask], predicted[mask], labels=present, average="macro", zero_division=0))
+        assert row["uf1"] == pytest.approx(f1_score(
+            truth[mask], predicted[mask], labels=present, average="macro", zero_division=0))
+    assert summary["overall"]["uar"] == pytest.approx(recall_score(
+        truth, predicted, labels=sorted(set(truth.tolist())), average="macro", zero_division=0))
+
     written = json.load(open(tmp_path / "cv" / SUMMARY_JSON))
-    assert written["pooled"]["overall"] == summary["pooled"]["overall"]
+    assert written["protocol"]["name"] == "kfold" and len(written["folds"]) == 3
+    assert "no held-out subject was used" in written["model_selection"]["statement"]
+    assert written["settings"]["transform"]["classes"] == ["negative", "positive", "surprise"]
+    page = (tmp_path / "cv" / REPORT_HTML).read_text()
+    assert "Composite" in page and "no held-out subject was used" in page
     for name in ("cv_confusion_matrix.png", "cv_per_class.png"):
         assert os.path.getsize(tmp_path / "cv" / name) > 1000
+
+    # re-running resumes from the cache: nothing executes again
+    again = run_cross_validation(settings, "kfold", folds=3)
+    assert again["overall"] == summary["overall"]
+    assert metadata.executed_count(store, settings.pipeline_name, "Trainer") == 3
+
+
+@pytest.mark.slow
+def test_leakage_guard_cv_on_label_independent_motion_stays_near_chance(tmp_path):
+    """Motion drawn independently of the label: an honest protocol cannot beat chance."""
+    from mer_tfx.pipeline.configs import PipelineSettings
+    from mer_tfx.protocols.cross_validation import run_cross_validation
+    from mer_tfx.synthetic import generate
+
+    data = generate("casme2", str(tmp_path / "data"), subjects=4, clips_per_class=3, seed=9,
+                    frame_size=64, no_signal=True, progress=False)
+    tiny = {**TINY, "trainer": {**TINY["trainer"], "epochs": 6}}
+    settings = PipelineSettings.from_dict({**tiny, "dataset": "casme2", "root": data.root,
+                                           "annotations": data.annotations,
+                                           "output": str(tmp_path / "cv")})
+    summary = run_cross_validation(settings, "kfold", folds=2)
+    chance = 1 / len(settings.class_names)
+    assert summary["overall"]["n"] == len(data.clips)
+    assert summary["overall"]["uar"] < chance + 0.15, summary["overall"]

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import FAST_BEAM_ARGS, write_clip
+from mer_tfx.datasets import Source
 from mer_tfx.ingestion.beam_job import IngestionError, run_ingest
 from mer_tfx.ingestion.tables import AnnotationError
 from mer_tfx.pipeline.beam_args import default_beam_args
@@ -50,7 +51,8 @@ def parse(record):
 def test_records_follow_the_sequence_example_contract(csv_dataset, tmp_path):
     root, annotations, rows = csv_dataset
     out = str(tmp_path / "out")
-    summary = run_ingest("csv", root, annotations, out, size=32, beam_args=FAST_BEAM_ARGS)
+    summary = run_ingest(Source("csv", root, annotations), out, size=32,
+                         beam_args=FAST_BEAM_ARGS)
     assert summary["rows"] == summary["converted"] == len(rows) and summary["rejected"] == 0
     records = [parse(r) for r in read_records(out)]
     assert len(records) == len(rows)
@@ -113,7 +115,8 @@ def _bad_rows_dataset(tmp_path):
 def test_every_row_is_converted_or_rejected_with_its_reason(tmp_path):
     root, annotations, count, expected = _bad_rows_dataset(tmp_path)
     out = str(tmp_path / "out")
-    summary = run_ingest("csv", root, annotations, out, size=24, beam_args=FAST_BEAM_ARGS)
+    summary = run_ingest(Source("csv", root, annotations), out, size=24,
+                         beam_args=FAST_BEAM_ARGS)
     assert summary["rows"] == count == summary["converted"] + summary["rejected"]
     assert summary["converted"] == 2 and summary["repaired"] == 1
     assert summary["repaired_by_kind"] == {"apex_missing_midpoint": 1}
@@ -127,10 +130,10 @@ def test_every_row_is_converted_or_rejected_with_its_reason(tmp_path):
 
 def test_same_input_gives_the_same_set_of_records(csv_dataset, tmp_path):
     root, annotations, _ = csv_dataset
-    first = run_ingest("csv", root, annotations, str(tmp_path / "a"), size=24,
+    first = run_ingest(Source("csv", root, annotations), str(tmp_path / "a"), size=24,
                        beam_args=FAST_BEAM_ARGS)
     # The default runner (multi-process, 2 workers) must give the very same records.
-    second = run_ingest("csv", root, annotations, str(tmp_path / "b"), size=24,
+    second = run_ingest(Source("csv", root, annotations), str(tmp_path / "b"), size=24,
                         beam_args=default_beam_args(["--direct_num_workers=2"]))
     assert first == second
     assert sorted(read_records(str(tmp_path / "a"))) == sorted(read_records(str(tmp_path / "b")))
@@ -138,7 +141,7 @@ def test_same_input_gives_the_same_set_of_records(csv_dataset, tmp_path):
 
 def test_no_face_crop_keeps_the_whole_frame(csv_dataset, tmp_path):
     root, annotations, _ = csv_dataset
-    summary = run_ingest("csv", root, annotations, str(tmp_path / "o"), size=16,
+    summary = run_ingest(Source("csv", root, annotations), str(tmp_path / "o"), size=16,
                          face_crop=False, beam_args=FAST_BEAM_ARGS)
     assert summary["face_not_found"] is None and summary["face_crop"] is False
 
@@ -149,7 +152,7 @@ def test_nothing_convertible_is_an_error_naming_the_file(tmp_path):
     annotations = tmp_path / "a.csv"
     annotations.write_text("subject,clip,onset,apex,offset,label\nx,y,1,2,3,happiness\n")
     with pytest.raises(IngestionError, match="a.csv"):
-        run_ingest("csv", str(root), str(annotations), str(tmp_path / "o"),
+        run_ingest(Source("csv", str(root), str(annotations)), str(tmp_path / "o"),
                    beam_args=FAST_BEAM_ARGS)
     assert "missing_folder" in (tmp_path / "o" / "rejects.jsonl").read_text()
 
@@ -164,7 +167,7 @@ def test_unreadable_annotation_file_is_a_clear_error(tmp_path, content, message)
         path.write_bytes(content)
     (tmp_path / "root").mkdir()
     with pytest.raises(AnnotationError, match=message):
-        run_ingest("casme2", str(tmp_path / "root"), str(path), str(tmp_path / "o"))
+        run_ingest(Source("casme2", str(tmp_path / "root"), str(path)), str(tmp_path / "o"))
 
 
 def test_cli_exits_2_with_a_one_line_error(tmp_path):

@@ -127,14 +127,16 @@ def test_task_names_are_the_local_pipelines_component_ids(full):
     local_ids = {component.id for component in create_components(SETTINGS)}
     assert set(full["spec"]["root"]["dag"]["tasks"]) == local_ids
     trainer = full["spec"]["root"]["dag"]["tasks"]["Trainer"]
-    assert {"Transform", "MerExampleGen", "ImportSchemaGen"} <= set(trainer["dependentTasks"])
+    assert {"Transform", "SubjectSplit", "ImportSchemaGen"} <= set(trainer["dependentTasks"])
+    assert "MerExampleGen" in full["spec"]["root"]["dag"]["tasks"]["SubjectSplit"][
+        "dependentTasks"]
 
 
 def test_parameters_use_the_constant_form_the_open_source_backend_resolves(full):
     tasks = full["spec"]["root"]["dag"]["tasks"]
     params = tasks["MerExampleGen"]["inputs"]["parameters"]
-    assert params["root"] == {"runtimeValue": {"constant": "gs://bucket/data"}}
-    assert params["annotations"] == {"runtimeValue": {"constant": "gs://bucket/ann.xlsx"}}
+    assert json.loads(params["sources"]["runtimeValue"]["constant"]) == [
+        ["casme2", "gs://bucket/data", "gs://bucket/ann.xlsx"]]
     assert tasks["Trainer"]["inputs"]["parameters"]["run_fn"] == {
         "runtimeValue": {"constant": "mer_tfx.trainer.task.run_fn"}}
     assert tasks["Transform"]["inputs"]["parameters"]["preprocessing_fn"] == {
@@ -277,8 +279,8 @@ def test_cli_compile(tmp_path, monkeypatch):
     spec, platform = _docs(str(out))
     assert spec["defaultPipelineRoot"] == "gs://b2/mer/pipeline_root"
     tasks = spec["root"]["dag"]["tasks"]
-    assert tasks["MerExampleGen"]["inputs"]["parameters"]["dataset"] == {
-        "runtimeValue": {"constant": "samm"}}
+    assert json.loads(tasks["MerExampleGen"]["inputs"]["parameters"]["sources"][
+        "runtimeValue"]["constant"]) == [["samm", "/mnt/data/SAMM", "/mnt/data/samm.xlsx"]]
     assert json.loads(tasks["Trainer"]["inputs"]["parameters"]["custom_config"][
         "runtimeValue"]["constant"])["trainer"]["epochs"] == 3
     assert all(t["cachingOptions"] == {"enableCache": False} for t in tasks.values())

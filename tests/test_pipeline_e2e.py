@@ -29,7 +29,7 @@ def latest(pipeline_root, component, output):
 
 
 def split_records(pipeline_root, split):
-    examples = latest(pipeline_root, "MerExampleGen", "examples")
+    examples = latest(pipeline_root, "SubjectSplit", "split_examples")
     files = glob.glob(os.path.join(examples, f"Split-{split}", "*.gz"))
     return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
 
@@ -42,6 +42,7 @@ def context_of(record, key):
 def test_every_component_produced_its_artifacts(pipeline_run):
     root = pipeline_run.pipeline_root
     for component, output in [("MerExampleGen", "examples"), ("MerExampleGen", "ingest_report"),
+                              ("SubjectSplit", "split_examples"),
                               ("ImportSchemaGen", "schema"), ("StatisticsGen", "statistics"),
                               ("ExampleValidator", "anomalies"), ("Transform", "transform_graph"),
                               ("Trainer", "model"), ("Trainer", "model_run"),

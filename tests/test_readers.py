@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import FAST_BEAM_ARGS
+from mer_tfx.datasets import Source
 from mer_tfx.ingestion.beam_job import run_ingest
 from mer_tfx.ingestion.clips import ClipSpec, Reject
 from mer_tfx.ingestion.readers import read_annotations, restrict_to_classes
@@ -86,7 +87,7 @@ def test_casme3_rows_sharing_one_video_folder(datasets):
 def test_every_row_is_a_record_or_a_reject_with_the_expected_reason(datasets, layout, tmp_path):
     result = datasets[layout]
     out = str(tmp_path / "out")
-    summary = run_ingest(layout, result.root, result.annotations, out, size=32,
+    summary = run_ingest(Source(layout, result.root, result.annotations), out, size=32,
                          beam_args=FAST_BEAM_ARGS)
     assert summary["rows"] == summary["converted"] + summary["rejected"]
     assert summary["converted"] == len(result.clips)
