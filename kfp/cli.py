@@ -109,7 +109,7 @@ def _settings_from_args(args, beam_args):
 
 
 def _compile(args, beam_args) -> int:
-    from mer_tfx.kfp import compiler
+    from mer_tfx.kfp import compiler, options
 
     settings = _settings_from_args(args, beam_args)
     if args.print_settings:
@@ -120,16 +120,16 @@ def _compile(args, beam_args) -> int:
         raise UserError("give --image REGISTRY/mer-tfx:TAG (the image built from the "
                         "repository's Dockerfile) or set MER_IMAGE")
     pipeline_root = kube.pipeline_root or settings.pipeline_root
-    options = {"schema_path": kube.schema_path} if kube.schema_path else {}
+    schema = {"schema_path": kube.schema_path} if kube.schema_path else {}
     path = compiler.compile_pipeline(
         settings, args.out, kube.image, pipeline_root,
         gpus=kube.gpus, accelerator=kube.accelerator, cpu_limit=kube.cpu_limit,
         memory_limit=kube.memory_limit,
-        node_selector=compiler.parse_node_selector(kube.node_selector),
-        tolerations=[compiler.parse_toleration(t) for t in kube.toleration],
+        node_selector=options.parse_node_selector(kube.node_selector),
+        tolerations=[options.parse_toleration(t) for t in kube.toleration],
         beam_args=list(settings.beam_args) or None, transform_gpus=kube.transform_gpus,
         pvc_mounts=list(kube.pvc), cache_ingestion=kube.cache_ingestion,
-        job_json_path=args.job_json, **options)
+        job_json_path=args.job_json, **schema)
     settings_path = os.path.splitext(path)[0] + ".settings.json"
     with open(settings_path, "w") as handle:
         handle.write(json.dumps(settings.to_dict(), indent=2) + "\n")

@@ -225,7 +225,7 @@ def upload(client, package_path: str, pipeline_name: str = DEFAULT_PIPELINE_NAME
 
     Returns {"pipeline_id", "pipeline_version_id", "pipeline_version_name", "new_pipeline"}.
     """
-    from mer_tfx.kfp.compiler import read_package
+    from mer_tfx.kfp.platform import read_package
 
     read_package(package_path)  # fail here, not as an opaque server error
     version_name = version_name or _version_name(pipeline_name, package_path)
@@ -334,7 +334,7 @@ def run_once(host: str, package_path: str, experiment: str = DEFAULT_EXPERIMENT,
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     run_name = run_name or f"{pipeline_name} {stamp}"
     if not upload_package:
-        from mer_tfx.kfp.compiler import read_package
+        from mer_tfx.kfp.platform import read_package
 
         read_package(package_path)
         with server_errors(f"starting run {run_name!r}"), _quiet_client():

@@ -28,19 +28,21 @@ Choices made here:
 """
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
 import posixpath
-import re
 
 import mer_tfx  # noqa: F401  (Keras 2 switch before TensorFlow loads)
 from mer_tfx.errors import UserError
 
+from .options import (DEFAULT_ACCELERATOR, container_beam_args, parse_node_selector,
+                      parse_pvc, parse_toleration)
+from .platform import (build_platform_spec, pvc_mount_entries, read_package, resource_spec,
+                       write_package)
+
 log = logging.getLogger(__name__)
 
-DEFAULT_ACCELERATOR = "nvidia.com/gpu"
 # Where the Dockerfile copies the repository; the schema is read from there at run time.
 CONTAINER_SOURCE_DIR = "/opt/mer-tfx"
 CONTAINER_SCHEMA_PATH = f"{CONTAINER_SOURCE_DIR}/schemas/schema.pbtxt"
@@ -48,169 +50,6 @@ CONTAINER_SCHEMA_PATH = f"{CONTAINER_SOURCE_DIR}/schemas/schema.pbtxt"
 # (minio:// is KFP's default but tf.io.gfile cannot open it, so TFX components fail).
 PIPELINE_ROOT_SCHEMES = ("gs://", "s3://")
 REMOTE_SCHEMES = ("gs://", "s3://")
-
-_K8S_RESOURCE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_VERTEX_ACCELERATOR = re.compile(r"^[A-Z][A-Z0-9_]+$")
-_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-_PVC_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-_CPU = re.compile(r"^([0-9]*[.])?[0-9]+m?$")
-_MEMORY = re.compile(r"^([0-9]*[.])?[0-9]+(E|Ei|P|Pi|T|Ti|G|Gi|M|Mi|K|Ki|k)?$")
-_MEMORY_FACTORS = {  # unit -> bytes; ResourceSpec.memory_limit is in GB (10^9 bytes)
-    "": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
-    "E": 10**18, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
-    "Ei": 2**60,
-}
-_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-
-
-# --- option parsing (shared by the CLI and the Python API) -----------------------------
-
-def parse_cpu(value) -> float | None:
-    """'4', '0.5' or '500m' (or a number) -> CPUs as ResourceSpec.cpu_limit wants them."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        cpus = float(value)
-    elif isinstance(value, str) and _CPU.match(value.strip()):
-        text = value.strip()
-        cpus = float(text[:-1]) / 1000 if text.endswith("m") else float(text)
-    else:
-        raise UserError(f"CPU limit {value!r}: give a number of CPUs (4, 0.5) or millicores "
-                        "(500m)")
-    if cpus <= 0:
-        raise UserError(f"CPU limit {value!r} must be positive")
-    return cpus
-
-
-def parse_memory(value) -> float | None:
-    """'16Gi', '32G', '512Mi' (Kubernetes units) or a number of GB -> GB (10^9 bytes)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        gigabytes = float(value)
-    elif isinstance(value, str) and _MEMORY.match(value.strip()):
-        text = value.strip()
-        number = re.match(r"^([0-9]*[.])?[0-9]+", text).group(0)
-        unit = text[len(number):]
-        if not unit:
-            raise UserError(f"memory limit {value!r} has no unit: write e.g. 16Gi or 32G")
-        gigabytes = float(number) * _MEMORY_FACTORS[unit] / 10**9
-    else:
-        raise UserError(f"memory limit {value!r}: give a Kubernetes quantity such as 16Gi, "
-                        "32G or 512Mi")
-    if gigabytes <= 0:
-        raise UserError(f"memory limit {value!r} must be positive")
-    return gigabytes
-
-
-def parse_node_selector(items) -> dict:
-    """['key=value', ...] or a dict -> {key: value}, checked against Kubernetes label syntax."""
-    if not items:
-        return {}
-    pairs = list(items.items()) if isinstance(items, dict) else []
-    if not isinstance(items, dict):
-        for item in items:
-            key, sep, value = str(item).partition("=")
-            if not sep:
-                raise UserError(f"node selector {item!r}: write key=value, e.g. "
-                                "cloud.google.com/gke-accelerator=nvidia-tesla-t4")
-            pairs.append((key.strip(), value.strip()))
-    labels = {}
-    for key, value in pairs:
-        if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(str(value)) or len(str(value)) > 63:
-            raise UserError(f"node selector {key}={value}: not a valid Kubernetes label "
-                            "key/value")
-        labels[key] = str(value)
-    return labels
-
-
-def parse_toleration(text) -> dict:
-    """One toleration from 'key=value:Effect', 'key:Effect' (operator Exists), 'key=value',
-    'key' or a JSON object ({"key": ..., "operator": ..., "value": ..., "effect": ...,
-    "tolerationSeconds": ...}) -> the kfp-kubernetes Toleration dict."""
-    if isinstance(text, dict):
-        return normalize_toleration(text)
-    text = str(text).strip()
-    if text.startswith("{"):
-        try:
-            return normalize_toleration(json.loads(text))
-        except json.JSONDecodeError as error:
-            raise UserError(f"toleration {text!r} is not valid JSON: {error}") from None
-    if not text:
-        raise UserError("empty toleration: write key=value:Effect, key:Effect or JSON")
-    head, _, effect = text.partition(":")
-    key, sep, value = head.partition("=")
-    toleration = {"key": key.strip(), "operator": "Equal" if sep else "Exists"}
-    if sep:
-        toleration["value"] = value.strip()
-    if effect:
-        toleration["effect"] = effect.strip()
-    return normalize_toleration(toleration)
-
-
-def normalize_toleration(raw: dict) -> dict:
-    known = {"key", "operator", "value", "effect", "tolerationSeconds", "toleration_seconds"}
-    unknown = set(raw) - known
-    if unknown:
-        raise UserError(f"toleration {raw}: unknown field(s) {sorted(unknown)}; use key, "
-                        "operator, value, effect, tolerationSeconds")
-    key = str(raw.get("key") or "")
-    value = str(raw.get("value") or "")
-    operator = str(raw.get("operator") or ("Equal" if value else "Exists"))
-    effect = str(raw.get("effect") or "")
-    if operator not in ("Equal", "Exists"):
-        raise UserError(f"toleration {raw}: operator must be Equal or Exists")
-    if operator == "Exists" and value:
-        raise UserError(f"toleration {raw}: operator Exists takes no value")
-    if not key and operator != "Exists":
-        raise UserError(f"toleration {raw}: an empty key needs operator Exists")
-    if key and not _LABEL_KEY.match(key):
-        raise UserError(f"toleration key {key!r} is not a valid Kubernetes key")
-    if effect and effect not in _EFFECTS:
-        raise UserError(f"toleration {raw}: effect must be one of {', '.join(_EFFECTS)}")
-    result = {"key": key, "operator": operator}
-    if value:
-        result["value"] = value
-    if effect:
-        result["effect"] = effect
-    seconds = raw.get("tolerationSeconds", raw.get("toleration_seconds"))
-    if seconds is not None:
-        if effect != "NoExecute":
-            raise UserError(f"toleration {raw}: tolerationSeconds only applies to NoExecute")
-        result["tolerationSeconds"] = int(seconds)
-    return result
-
-
-def parse_pvc(text) -> tuple:
-    """'claim-name:/mount/path' -> (claim name, mount path)."""
-    if isinstance(text, (tuple, list)) and len(text) == 2:
-        name, mount = text
-    else:
-        name, sep, mount = str(text).partition(":")
-        if not sep:
-            raise UserError(f"PVC {text!r}: write CLAIM_NAME:/mount/path")
-    name, mount = str(name).strip(), str(mount).strip()
-    if not _PVC_NAME.match(name):
-        raise UserError(f"PVC name {name!r} is not a valid Kubernetes name")
-    if not mount.startswith("/"):
-        raise UserError(f"PVC mount path {mount!r} must be absolute")
-    return name, mount.rstrip("/") or "/"
-
-
-def container_beam_args(beam_args) -> list:
-    """Beam args for the containers. Without a runner, DirectRunner uses every core of
-    the pod (--direct_num_workers=0) rather than the core count of the compiling machine,
-    which ``default_beam_args`` would bake in."""
-    args = [str(a) for a in (beam_args or [])]
-    for arg in args:
-        if not arg.startswith("--"):
-            raise UserError(f"Beam arg {arg!r} must look like --name=value "
-                            "(e.g. --runner=DataflowRunner)")
-    if not any(a.startswith("--runner") for a in args) and \
-            not any(a.startswith("--direct_num_workers") for a in args):
-        args.append("--direct_num_workers=0")
-    return args
 
 
 # --- checks ------------------------------------------------------------------------------
@@ -245,19 +84,6 @@ def _check_location(what: str, path: str | None, mounts: list) -> None:
         raise UserError(f"{what} {path!r} is a local path but no PVC is mounted there: add "
                         f"--pvc CLAIM_NAME:/mount (a mount path that contains it), or use "
                         f"gs:// / s3://")
-
-
-def _check_accelerator(accelerator: str) -> None:
-    if _K8S_RESOURCE.match(accelerator):
-        return
-    if _VERTEX_ACCELERATOR.match(accelerator):
-        log.warning("accelerator %s is a Vertex AI type name; self-hosted KFP uses the type "
-                    "verbatim as the Kubernetes resource of the limit, where it should be "
-                    "nvidia.com/gpu (choose the model with a node selector)", accelerator)
-        return
-    raise UserError(f"accelerator {accelerator!r}: give a Kubernetes resource name such as "
-                    f"nvidia.com/gpu (self-hosted KFP) or a Vertex AI type such as "
-                    f"NVIDIA_TESLA_T4")
 
 
 def check_kfp_artifact_types(pipeline) -> None:
@@ -319,62 +145,6 @@ def _check_no_resolver(pipeline) -> None:
 
 
 # --- compile -----------------------------------------------------------------------------
-
-def resource_spec(gpus: int = 0, accelerator: str = DEFAULT_ACCELERATOR, cpu_limit=None,
-                  memory_limit=None):
-    """A KFP ResourceSpec for with_platform_config, or None when nothing is asked for."""
-    from kfp.pipeline_spec import pipeline_spec_pb2
-
-    ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
-    cpus, memory = parse_cpu(cpu_limit), parse_memory(memory_limit)
-    if gpus < 0:
-        raise UserError(f"GPU count {gpus} must be 0 or more")
-    if not gpus and cpus is None and memory is None:
-        return None
-    spec = ResourceSpec()
-    if cpus is not None:
-        spec.cpu_limit = cpus
-    if memory is not None:
-        spec.memory_limit = memory
-    if gpus:
-        _check_accelerator(accelerator)
-        spec.accelerator.type = accelerator
-        spec.accelerator.count = int(gpus)
-    return spec
-
-
-def executor_labels(pipeline_spec: dict) -> dict:
-    """Task name -> executor label (e.g. 'Trainer' -> 'Trainer_executor')."""
-    labels = {}
-    for name, task in pipeline_spec["root"]["dag"]["tasks"].items():
-        component = pipeline_spec["components"][task["componentRef"]["name"]]
-        labels[name] = component["executorLabel"]
-    return labels
-
-
-def build_platform_spec(pipeline_spec: dict, per_task: dict, all_tasks: dict) -> dict:
-    """The kfp-kubernetes PlatformSpec document; {} when there is nothing to say."""
-    labels = executor_labels(pipeline_spec)
-    executors = {}
-    for task, label in sorted(labels.items()):
-        config = {}
-        for source in (all_tasks, per_task.get(task, {})):
-            for key, value in source.items():
-                if value:
-                    config[key] = copy.deepcopy(value)  # no YAML anchors/aliases
-        if config:
-            executors[label] = config
-    if not executors:
-        return {}
-    return {"platforms": {"kubernetes": {"deploymentSpec": {"executors": executors}}}}
-
-
-def _pvc_mount_entries(mounts: list) -> list:
-    # Both the current (pvcNameParameter) and the older (constant) spelling, as
-    # kfp-kubernetes writes them, so old and new KFP backends mount the claim.
-    return [{"constant": name, "pvcNameParameter": {"runtimeValue": {"constant": name}},
-             "mountPath": mount} for name, mount in mounts]
-
 
 def compile_pipeline(settings, out_path: str, image: str, pipeline_root: str | None = None,
                      gpus: int = 1, accelerator: str = DEFAULT_ACCELERATOR, cpu_limit=None,
@@ -475,7 +245,7 @@ def compile_pipeline(settings, out_path: str, image: str, pipeline_root: str | N
 
     platform_spec = build_platform_spec(
         pipeline_spec, per_task={task: scheduling for task in gpu_tasks},
-        all_tasks={"pvcMount": _pvc_mount_entries(mounts)})
+        all_tasks={"pvcMount": pvc_mount_entries(mounts)})
     write_package(pipeline_spec, platform_spec, out_path, header=(
         f"Compiled by mer-tfx {mer_tfx.__version__} with TFX KubeflowV2DagRunner\n"
         f"Image: {image}\nPipeline root: {pipeline_root}"))
@@ -483,35 +253,6 @@ def compile_pipeline(settings, out_path: str, image: str, pipeline_root: str | N
     log.info("wrote %s (%d tasks, image %s, pipeline root %s)", out_path,
              len(pipeline_spec["root"]["dag"]["tasks"]), image, pipeline_root)
     return out_path
-
-
-def write_package(pipeline_spec: dict, platform_spec: dict, out_path: str,
-                  header: str = "") -> None:
-    import yaml
-
-    folder = os.path.dirname(os.path.abspath(out_path))
-    os.makedirs(folder, exist_ok=True)
-    documents = [pipeline_spec] + ([platform_spec] if platform_spec else [])
-    name = pipeline_spec.get("pipelineInfo", {}).get("name", "")
-    with open(out_path, "w") as handle:
-        handle.write(f"# PIPELINE DEFINITION\n# Name: {name}\n")
-        for line in header.splitlines():
-            handle.write(f"# {line}\n")
-        yaml.safe_dump_all(documents, handle, sort_keys=True, default_flow_style=False)
-
-
-def read_package(path: str):
-    """Parse a package exactly as kfp 2.x's client does before uploading or running it
-    (``kfp.client.client._extract_pipeline_yaml``): a (pipeline_spec, platform_spec) doc."""
-    from kfp.client import client as kfp_client
-
-    if not os.path.isfile(path):
-        raise UserError(f"pipeline package {path} does not exist: run `mer-tfx kfp compile "
-                        f"--out {path}` first")
-    try:
-        return kfp_client._extract_pipeline_yaml(path)  # noqa: SLF001
-    except Exception as error:  # yaml, protobuf ParseError, ValueError
-        raise UserError(f"{path} is not a KFP v2 pipeline package: {error}") from None
 
 
 def default_output_for(pipeline_root: str) -> str:

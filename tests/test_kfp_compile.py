@@ -18,7 +18,7 @@ import yaml
 
 import mer_tfx
 from mer_tfx.errors import UserError
-from mer_tfx.kfp import compiler
+from mer_tfx.kfp import compiler, options
 from mer_tfx.cli import StrictParser
 from mer_tfx.kfp.cli import add_kfp_parser
 from mer_tfx.pipeline.configs import PipelineSettings
@@ -348,12 +348,12 @@ def test_bad_options_are_user_errors(tmp_path, changes, kwargs, message):
 @pytest.mark.parametrize("text, expected", [
     ("16Gi", 17.179869184), ("32G", 32.0), ("512Mi", 0.536870912), ("1.5G", 1.5), (8, 8.0)])
 def test_memory_limits_are_converted_to_gb(text, expected):
-    assert compiler.parse_memory(text) == pytest.approx(expected)
+    assert options.parse_memory(text) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("text, expected", [("4", 4.0), ("500m", 0.5), ("0.25", 0.25), (2, 2.0)])
 def test_cpu_limits(text, expected):
-    assert compiler.parse_cpu(text) == expected
+    assert options.parse_cpu(text) == expected
 
 
 # --- the real component, and the image --------------------------------------------------------
