@@ -15,7 +15,8 @@ import shutil
 import sys
 
 from . import faces, faults, video
-from .layouts import ACTION_UNITS, LAYOUT_CLASSES, Record
+from .layout_base import ACTION_UNITS, Record
+from .layouts import LAYOUT_CLASSES
 
 MANIFEST = "synth_manifest.json"
 _FAULT_CLIP = 100_000  # clip indices of fault copies, far above any good clip index
