@@ -62,11 +62,12 @@ def add_kfp_parser(subparsers) -> argparse.ArgumentParser:
         epilog=_COMPILE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     comp.add_argument("--out", required=True, help="package to write (.yaml)")
     comp.add_argument("--job-json", help="also write the runner's raw PipelineJob JSON here")
-    from mer_tfx.cli import _add_beam_arg, _add_settings, _print_settings
+    from mer_tfx.cli import add_beam_arg, add_preset, add_print_settings, add_settings
 
-    _add_settings(comp)
-    _add_beam_arg(comp)
-    _print_settings(comp)
+    add_settings(comp)
+    add_preset(comp)
+    add_beam_arg(comp)
+    add_print_settings(comp)
     comp.set_defaults(handler=_compile)
 
     sched = commands.add_parser(
@@ -91,13 +92,13 @@ def add_kfp_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def _settings_from_args(args, beam_args):
+def compile_settings(args, beam_args):
     """The settings tree (MER_* variables, then flags), its output placed for a cluster."""
-    from mer_tfx.cli import _settings
+    from mer_tfx.cli import settings_from_args
     from mer_tfx.kfp.compiler import default_output_for
     from mer_tfx.pipeline.configs import PipelineSettings
 
-    settings = _settings(args, beam_args)
+    settings = settings_from_args(args, beam_args)
     pipeline_root = settings.kubeflow.pipeline_root
     if settings.output == PipelineSettings().output:  # not chosen: under the pipeline root
         if pipeline_root:
@@ -111,7 +112,7 @@ def _settings_from_args(args, beam_args):
 def _compile(args, beam_args) -> int:
     from mer_tfx.kfp import compiler, options
 
-    settings = _settings_from_args(args, beam_args)
+    settings = compile_settings(args, beam_args)
     if args.print_settings:
         print(json.dumps(settings.to_dict(), indent=2))
         return 0

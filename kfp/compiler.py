@@ -181,8 +181,9 @@ def compile_pipeline(settings, out_path: str, image: str, pipeline_root: str | N
                         f"us-docker.pkg.dev/PROJECT/REPO/mer-tfx:1.0")
     pipeline_root = _check_pipeline_root(pipeline_root or settings.pipeline_root)
     mounts = [parse_pvc(m) for m in (pvc_mounts or [])]
-    _check_location("data root", settings.root, mounts)
-    _check_location("annotations", settings.annotations, mounts)
+    for source in settings.source_list:
+        _check_location(f"{source.dataset} data root", source.root, mounts)
+        _check_location(f"{source.dataset} annotations", source.annotations, mounts)
     _check_location("output (serving model folder)", settings.output, mounts)
     _check_location("schema path", schema_path, mounts + [("image", CONTAINER_SOURCE_DIR)])
     gpus, transform_gpus = int(gpus or 0), int(transform_gpus or 0)

@@ -55,13 +55,13 @@ BEAM_HELP = ("Beam pipeline options go behind --beam-arg (--beam-arg=--runner=Da
              "Default: DirectRunner, multi-process, one worker per core.")
 
 
-def _add_beam_arg(parser):
+def add_beam_arg(parser):
     parser.add_argument("--beam-arg", action="append", default=[], metavar="--NAME=VALUE",
                         help="one Beam pipeline option, written with '=' (repeatable)")
     parser.set_defaults(accepts_beam_args=True)
 
 
-def _add_settings(parser, include=None, exclude=(), required=()):
+def add_settings(parser, include=None, exclude=(), required=()):
     from mer_tfx import settings as tree
     from mer_tfx.pipeline.configs import PipelineSettings
 
@@ -79,7 +79,7 @@ def _has_data(args) -> bool:
     return "sources" in given or {"dataset", "root"} <= given
 
 
-def _settings(args, beam_args=(), needs_data: bool = False):
+def settings_from_args(args, beam_args=(), needs_data: bool = False):
     """MER_* variables over the defaults, a --preset, then the flags given; Beam args last."""
     from mer_tfx import settings as tree
     from mer_tfx.pipeline.configs import PipelineSettings
@@ -98,7 +98,7 @@ def _settings(args, beam_args=(), needs_data: bool = False):
     return settings
 
 
-def _add_preset(parser):
+def add_preset(parser):
     from mer_tfx.protocols.presets import PRESET_HELP, PRESETS
 
     parser.add_argument("--preset", choices=sorted(PRESETS),
@@ -106,7 +106,7 @@ def _add_preset(parser):
                              + "; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
 
 
-def _print_settings(parser):
+def add_print_settings(parser):
     parser.add_argument("--print-settings", action="store_true",
                         help="print the effective settings as JSON and exit")
 
@@ -115,10 +115,10 @@ def _add_ingest(subparsers):
     parser = subparsers.add_parser(
         "ingest", help="Beam job: raw frame folders + annotations -> SequenceExample TFRecords",
         description=BEAM_HELP)
-    _add_settings(parser, include=DATA_SETTINGS + INGEST_SETTINGS)
+    add_settings(parser, include=DATA_SETTINGS + INGEST_SETTINGS)
     parser.add_argument("--out", required=True, help="output folder (records/, rejects.jsonl, "
                                                      "summary.json)")
-    _add_beam_arg(parser)
+    add_beam_arg(parser)
     parser.set_defaults(handler=_ingest)
 
 
@@ -126,7 +126,7 @@ def _ingest(args, beam_args):
     from mer_tfx.ingestion.beam_job import run_ingest
     from mer_tfx.pipeline.beam_args import default_beam_args
 
-    settings = _settings(args, needs_data=True)
+    settings = settings_from_args(args, needs_data=True)
     summary = run_ingest(settings.source_list, args.out, size=settings.ingest.crop_size,
                          face_crop=settings.ingest.face_crop,
                          beam_args=default_beam_args(beam_args))
@@ -136,10 +136,10 @@ def _ingest(args, beam_args):
 
 def _add_pipeline_arguments(parser):
     """Dataset, output and every pipeline setting but Kubeflow's: shared by run and cv."""
-    _add_settings(parser, exclude=("kubeflow",), required=("output",))
-    _add_preset(parser)
-    _add_beam_arg(parser)
-    _print_settings(parser)
+    add_settings(parser, exclude=("kubeflow",), required=("output",))
+    add_preset(parser)
+    add_beam_arg(parser)
+    add_print_settings(parser)
 
 
 def _add_run(subparsers):
@@ -174,7 +174,7 @@ def _run(args, beam_args):
     from mer_tfx.evaluation.gates import print_gates
     from mer_tfx.pipeline.local_runner import run
 
-    settings = _settings(args, beam_args, needs_data=True)
+    settings = settings_from_args(args, beam_args, needs_data=True)
     if args.print_settings:
         print(json.dumps(settings.to_dict(), indent=2))
         return 0
@@ -189,7 +189,7 @@ def _run(args, beam_args):
 def _cv(args, beam_args):
     from mer_tfx.protocols.cross_validation import SUMMARY_JSON, run_cross_validation
 
-    settings = _settings(args, beam_args, needs_data=True)
+    settings = settings_from_args(args, beam_args, needs_data=True)
     if args.print_settings:
         print(json.dumps(settings.to_dict(), indent=2))
         return 0
@@ -231,7 +231,7 @@ def _add_predict(subparsers):
     parser.add_argument("--onset", type=int, help="first frame number (default: first file)")
     parser.add_argument("--apex", type=int, help="apex frame number (default: midpoint)")
     parser.add_argument("--offset", type=int, help="last frame number (default: last file)")
-    _add_settings(parser, include=INGEST_SETTINGS)
+    add_settings(parser, include=INGEST_SETTINGS)
     parser.add_argument("--pipeline-root",
                         help="if --model holds no pushed model (it failed its release gates), "
                              "use the newest trained model of this pipeline root")
@@ -241,7 +241,7 @@ def _add_predict(subparsers):
 def _predict(args, _beam_args):
     from mer_tfx.predict import predict_clip
 
-    ingest = _settings(args).ingest
+    ingest = settings_from_args(args).ingest
     result = predict_clip(args.model, args.frames, args.onset, args.apex, args.offset,
                           size=ingest.crop_size, face_crop=ingest.face_crop,
                           pipeline_root=args.pipeline_root)

@@ -434,3 +434,28 @@ def test_dockerfile_installs_the_project_where_the_compiler_expects_it():
         ignored = handle.read().split()
     for entry in (".venv", "demo_out", "out", "**/*.tfrecord*", ".git"):
         assert entry in ignored
+
+
+def test_cli_compile_with_several_sources(tmp_path, monkeypatch):
+    from mer_tfx.cli import main
+
+    for name in list(os.environ):
+        if name.startswith("MER_"):
+            monkeypatch.delenv(name)
+    out = tmp_path / "composite.yaml"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["kfp", "compile", "--out", str(out), "--image", IMAGE,
+                     "--pipeline-root", ROOT, "--preset", "megc2019",
+                     "--source", "casme2", "gs://b/CASME2", "gs://b/casme2.xlsx",
+                     "--source", "smic", "gs://b/SMIC"]) == 0
+    tasks = _docs(str(out))[0]["root"]["dag"]["tasks"]
+    parameters = tasks["MerExampleGen"]["inputs"]["parameters"]
+    assert json.loads(parameters["sources"]["runtimeValue"]["constant"]) == [
+        ["casme2", "gs://b/CASME2", "gs://b/casme2.xlsx"], ["smic", "gs://b/SMIC"]]
+    assert json.loads(parameters["classes"]["runtimeValue"]["constant"]) == [
+        "negative", "positive", "surprise"]
+    with pytest.raises(UserError, match="smic data root"):
+        compiler.compile_pipeline(
+            SETTINGS.replace(sources=[["casme2", "gs://b/c", "gs://b/a.xlsx"],
+                                      ["smic", "relative/SMIC"]]),
+            str(tmp_path / "p.yaml"), IMAGE, ROOT)
