@@ -19,6 +19,8 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade "pip==24.2"
 
 $(VENV)/.installed: $(BIN)/python setup.py pyproject.toml constraints.txt
+	@# both OpenCV builds provide cv2: a venv from before the switch to contrib drops the plain one
+	$(BIN)/pip uninstall --quiet --yes opencv-python-headless 2>/dev/null || true
 	$(BIN)/pip install --quiet --constraint constraints.txt --editable ".[test]"
 	touch $@
 

@@ -25,7 +25,9 @@ setup(
     install_requires=[
         "tfx==1.16.0",
         "kfp>=2.5,<2.6",  # the Kubeflow runner and client (tfx only lists it as an extra)
-        "opencv-python-headless",
+        # OpenCV's contrib build (cv2.optflow: TV-L1 optical flow); a drop-in for
+        # opencv-python-headless, which must not be installed beside it.
+        "opencv-contrib-python-headless",
         "openpyxl",
         "dill",
         "matplotlib",

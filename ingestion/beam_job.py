@@ -39,9 +39,10 @@ class IngestionError(UserError):
 class _ConvertClipFn(beam.DoFn):
     """Runs ``convert_clip`` and routes rejects to their own output."""
 
-    def __init__(self, size: int, face_crop: bool, total: int = 0):
+    def __init__(self, size: int, face_crop: bool, total: int = 0, apex: dict | None = None):
         self._size = size
         self._face_crop = face_crop
+        self._apex = dict(apex or {})  # apex_fallback, apex_from (convert.choose_apex)
         self._total = total
         # Each worker reports about every tenth of the job (workers cannot share a count).
         self._every = max(PROGRESS_EVERY, total // 10)
@@ -51,7 +52,7 @@ class _ConvertClipFn(beam.DoFn):
         self._done = 0
 
     def process(self, spec: ClipSpec):
-        result = convert_clip(spec, self._size, self._face_crop)
+        result = convert_clip(spec, self._size, self._face_crop, **self._apex)
         if isinstance(result, Reject):
             result = dataclasses.replace(result, dataset=spec.dataset)
         self._done += 1
@@ -70,10 +71,12 @@ class _ConvertClipFn(beam.DoFn):
 class ConvertClips(beam.PTransform):
     """PCollection[ClipSpec] -> (converted: PCollection[Converted], rejects: PCollection[Reject])."""
 
-    def __init__(self, size: int = 128, face_crop: bool = True, total: int = 0):
+    def __init__(self, size: int = 128, face_crop: bool = True, total: int = 0,
+                 apex: dict | None = None):
         super().__init__()
         self._size = size
         self._face_crop = face_crop
+        self._apex = apex
         self._total = total  # clips in the job, for progress lines
 
     def expand(self, specs):
@@ -81,7 +84,7 @@ class ConvertClips(beam.PTransform):
             specs
             | "Spread" >> beam.Reshuffle()
             | "Convert" >> beam.ParDo(_ConvertClipFn(self._size, self._face_crop,
-                                                    self._total)).with_outputs(
+                                                    self._total, self._apex)).with_outputs(
                 REJECTS, main="converted"))
         return results.converted, results[REJECTS]
 
@@ -94,6 +97,7 @@ def _tally(item) -> collections.Counter:
                                  "face_not_found": int(not item.face_detected),
                                  "repaired": int(bool(item.spec.repairs)),
                                  f"converted_in:{item.spec.dataset}": 1,
+                                 f"apex_source:{item.apex_source}": 1,
                                  f"subject:{item.spec.subject}": 1})
     tally.update(f"repair:{kind}" for kind in item.spec.repairs)
     return tally
@@ -128,6 +132,7 @@ def make_summary(rows: dict, tally: collections.Counter, face_crop: bool) -> dic
                                if k.startswith("reason:")},
         "repaired_by_kind": {k.split(":", 1)[1]: v for k, v in sorted(tally.items())
                              if k.startswith("repair:")},
+        "apex_source": _suffixed(tally, "apex_source:"),
         "by_dataset": by_dataset,
         "clips_by_subject": _suffixed(tally, "subject:"),
     }
@@ -202,19 +207,20 @@ class IngestClips(beam.PTransform):
     """
 
     def __init__(self, rows: list, report_dir: str, size: int = 128, face_crop: bool = True,
-                 extra: dict | None = None):
+                 extra: dict | None = None, apex: dict | None = None):
         super().__init__()
         self._rows = list(rows)
         self._report_dir = report_dir
         self._size = size
         self._face_crop = face_crop
         self._extra = extra
+        self._apex = apex  # {"apex_fallback": ..., "apex_from": ...}
 
     def expand(self, pbegin):
         specs, early_rejects = split_rows(self._rows)
         converted, late_rejects = (pbegin | "ClipSpecs" >> beam.Create(specs)
                                    | "ConvertClips" >> ConvertClips(self._size, self._face_crop,
-                                                                    len(specs)))
+                                                                    len(specs), self._apex))
         rejects = ((late_rejects, pbegin | "AnnotationRejects" >> beam.Create(early_rejects))
                    | "AllRejects" >> beam.Flatten())
         _ = (converted, rejects) | "Summarize" >> Summarize(
@@ -233,7 +239,7 @@ def checked_summary(report_dir: str, source: str) -> dict:
 
 
 def run_ingest(sources, out_dir: str, size: int = 128, face_crop: bool = True,
-               beam_args: list[str] | None = None) -> dict:
+               beam_args: list[str] | None = None, apex: dict | None = None) -> dict:
     """Runs the job over one or several sources (mer_tfx.datasets.Source); summary.json.
 
     Raises AnnotationError when an annotation file is unusable and IngestionError
@@ -251,7 +257,7 @@ def run_ingest(sources, out_dir: str, size: int = 128, face_crop: bool = True,
         converted = pipeline | "Ingest" >> IngestClips(
             rows, out_dir, size, face_crop,
             extra={"datasets": [s.dataset for s in sources], "size": size,
-                   "face_crop": face_crop})
+                   "face_crop": face_crop, **(apex or {})}, apex=apex)
         (converted
          | "Serialized" >> beam.Map(lambda c: c.serialized)
          | "WriteRecords" >> beam.io.WriteToTFRecord(

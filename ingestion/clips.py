@@ -51,6 +51,11 @@ class Reject:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
 
+# Where a clip's apex comes from (ingestion/convert.py choose_apex).
+APEX_FALLBACKS = ("spot", "midpoint")  # when the annotation has no usable apex
+APEX_FROM = ("annotation", "spotting")  # spotting: spot every clip's apex
+APEX_SOURCES = ("annotated", "spotted", "midpoint")
+
 # Sanity limits on input: beyond them a clip is bad input, rejected with a reason.
 MAX_CLIP_FRAMES = 5000
 MAX_PIXELS = 4096 * 4096

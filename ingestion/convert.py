@@ -8,10 +8,14 @@ from __future__ import annotations
 import dataclasses
 
 from . import fileio
+from .apex import spot_apex
 from .clips import MAX_CLIP_FRAMES, ClipSpec, Reject
-from .frames import FrameError, crop_resize_encode, decode_gray, face_box
+from .frames import FrameError, crop_resize, decode_gray, encode_png, face_box
 from .records import build_sequence_example
 
+# The reader's midpoint repairs, and what they become when the apex is spotted instead.
+SPOTTED_REPAIRS = {"apex_missing_midpoint": "apex_missing_spotted",
+                   "apex_outside_clip_midpoint": "apex_outside_clip_spotted"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,10 +24,34 @@ class Converted:
     serialized: bytes
     num_frames: int
     face_detected: bool
+    apex_source: str = "annotated"
 
 
-def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True) -> Converted | Reject:
-    """Read frames onset..offset (inclusive), crop to the onset face, resize, encode."""
+def choose_apex(spec: ClipSpec, crops: list, apex_fallback: str = "spot",
+                apex_from: str = "annotation") -> tuple[ClipSpec, str]:
+    """(spec with its final apex and repairs, apex source: annotated | spotted | midpoint).
+
+    The reader set a missing or out-of-clip apex to the midpoint; here it is spotted
+    from the face crops instead (ingestion/apex.py) unless ``apex_fallback`` is
+    "midpoint". ``apex_from="spotting"`` spots every clip's apex.
+    """
+    midpoint = next((r for r in spec.repairs if r in SPOTTED_REPAIRS), None)
+    if apex_from == "annotation" and midpoint is None:
+        return spec, "annotated"
+    if apex_from == "annotation" and apex_fallback == "midpoint":
+        return spec, "midpoint"
+    apex = spec.onset + spot_apex(crops)
+    if midpoint is not None:
+        repairs = tuple(SPOTTED_REPAIRS.get(r, r) for r in spec.repairs)
+    else:
+        repairs = spec.repairs + ("apex_spotted",)
+    return dataclasses.replace(spec, apex=apex, repairs=repairs), "spotted"
+
+
+def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True,
+                 apex_fallback: str = "spot", apex_from: str = "annotation") -> Converted | Reject:
+    """Read frames onset..offset (inclusive), crop to the onset face, resize, encode;
+    spot the apex where the annotation has none (``choose_apex``)."""
     span = spec.offset - spec.onset + 1
     if span > MAX_CLIP_FRAMES:
         return Reject(spec.row, spec.clip_id, "too_many_frames",
@@ -39,7 +67,7 @@ def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True) -> Con
         return Reject(spec.row, spec.clip_id, "missing_frame",
                       f"{len(missing)} of frames {spec.onset}..{spec.offset} have no file in "
                       f"{spec.clip_dir} (first: {missing[0]})")
-    box, face_detected, encoded, first_shape = None, False, [], None
+    box, face_detected, crops, first_shape = None, False, [], None
     try:
         for position, number in enumerate(wanted):
             path = available[number]
@@ -53,11 +81,13 @@ def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True) -> Con
                 raise FrameError("inconsistent_frame_size",
                                  f"{path}: {gray.shape[1]}x{gray.shape[0]} differs from the "
                                  f"onset frame's {first_shape[1]}x{first_shape[0]}")
-            encoded.append(crop_resize_encode(gray, box, size))
+            crops.append(crop_resize(gray, box, size))
+        encoded = [encode_png(crop) for crop in crops]
     except FrameError as error:
         return Reject(spec.row, spec.clip_id, error.reason, error.detail)
     except OSError as error:
         return Reject(spec.row, spec.clip_id, "unreadable_frame", str(error))
-    example = build_sequence_example(spec, wanted, encoded, face_detected)
+    spec, apex_source = choose_apex(spec, crops, apex_fallback, apex_from)
+    example = build_sequence_example(spec, wanted, encoded, face_detected, apex_source)
     return Converted(spec, example.SerializeToString(deterministic=True), len(encoded),
-                     face_detected)
+                     face_detected, apex_source)

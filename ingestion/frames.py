@@ -64,14 +64,22 @@ def face_box(gray: np.ndarray) -> tuple[int, int, int, int] | None:
     return x0, y0, side, side
 
 
-def crop_resize_encode(gray: np.ndarray, box, size: int) -> bytes:
-    """Crop to ``box`` (None = whole frame), resize to size x size, PNG-encode."""
+def crop_resize(gray: np.ndarray, box, size: int) -> np.ndarray:
+    """Crop to ``box`` (None = whole frame) and resize to size x size."""
     if box is not None:
         x, y, w, h = box
         gray = gray[y:y + h, x:x + w]
     interpolation = cv2.INTER_AREA if gray.shape[0] > size else cv2.INTER_LINEAR
-    resized = cv2.resize(gray, (size, size), interpolation=interpolation)
-    ok, encoded = cv2.imencode(".png", resized)
+    return cv2.resize(gray, (size, size), interpolation=interpolation)
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".png", image)
     if not ok:
         raise FrameError("unreadable_frame", "PNG encoding failed")
     return encoded.tobytes()
+
+
+def crop_resize_encode(gray: np.ndarray, box, size: int) -> bytes:
+    """Crop to ``box`` (None = whole frame), resize to size x size, PNG-encode."""
+    return encode_png(crop_resize(gray, box, size))

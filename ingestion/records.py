@@ -23,6 +23,7 @@ CONTEXT = {
     "action_units": ("bytes", "FACS action units as annotated"),
     "onset": ("int", "onset frame number"),
     "apex": ("int", "apex frame number"),
+    "apex_source": ("bytes", "where the apex comes from: annotated, spotted or midpoint"),
     "offset": ("int", "offset frame number"),
     "num_frames": ("int", "frames stored (onset..offset)"),
     "face_detected": ("int", "1 if the face box was found on the onset frame"),
@@ -44,11 +45,13 @@ def _feature(kind: str, value) -> tf.train.Feature:
 
 
 def build_sequence_example(spec: ClipSpec, frame_indices: list[int], png_frames: list[bytes],
-                           face_detected: bool) -> tf.train.SequenceExample:
+                           face_detected: bool,
+                           apex_source: str = "annotated") -> tf.train.SequenceExample:
     """One clip as a SequenceExample: context = who/what/when, sequence = the frames."""
     values = {"dataset": spec.dataset, "subject": spec.subject, "clip": spec.clip,
               "label": spec.label, "label_3class": three_class(spec.label),
               "action_units": spec.action_units, "onset": spec.onset, "apex": spec.apex,
+              "apex_source": apex_source,
               "offset": spec.offset, "num_frames": len(png_frames),
               "face_detected": int(face_detected), "fps": spec.fps}
     example = tf.train.SequenceExample()

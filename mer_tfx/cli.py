@@ -49,7 +49,8 @@ def _synth(args, _beam_args):
 
 # The data a job reads, and the ingestion settings a stand-alone ingest takes.
 DATA_SETTINGS = ("dataset", "root", "annotations", "sources")
-INGEST_SETTINGS = ("ingest.crop_size", "ingest.face_crop")
+INGEST_SETTINGS = ("ingest.crop_size", "ingest.face_crop", "ingest.apex_fallback",
+                   "ingest.apex_from")
 BEAM_HELP = ("Beam pipeline options go behind --beam-arg (--beam-arg=--runner=DataflowRunner, "
              "repeatable) or after a lone --, e.g. -- --runner=DataflowRunner --project=P. "
              "Default: DirectRunner, multi-process, one worker per core.")
@@ -129,7 +130,7 @@ def _ingest(args, beam_args):
     settings = settings_from_args(args, needs_data=True)
     summary = run_ingest(settings.source_list, args.out, size=settings.ingest.crop_size,
                          face_crop=settings.ingest.face_crop,
-                         beam_args=default_beam_args(beam_args))
+                         beam_args=default_beam_args(beam_args), apex=settings.ingest.apex)
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0
 
@@ -229,7 +230,8 @@ def _add_predict(subparsers):
                         help="SavedModel folder or serving folder of numbered versions")
     parser.add_argument("--frames", required=True, help="folder of the clip's frame images")
     parser.add_argument("--onset", type=int, help="first frame number (default: first file)")
-    parser.add_argument("--apex", type=int, help="apex frame number (default: midpoint)")
+    parser.add_argument("--apex", type=int, help="apex frame number (default: spotted from "
+                                                 "the frames; --apex-fallback midpoint)")
     parser.add_argument("--offset", type=int, help="last frame number (default: last file)")
     add_settings(parser, include=INGEST_SETTINGS)
     parser.add_argument("--pipeline-root",
@@ -244,7 +246,7 @@ def _predict(args, _beam_args):
     ingest = settings_from_args(args).ingest
     result = predict_clip(args.model, args.frames, args.onset, args.apex, args.offset,
                           size=ingest.crop_size, face_crop=ingest.face_crop,
-                          pipeline_root=args.pipeline_root)
+                          pipeline_root=args.pipeline_root, apex_options=ingest.apex)
     print(json.dumps(result, indent=2))
     return 0
 

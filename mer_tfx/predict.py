@@ -40,12 +40,14 @@ def clip_spec(frames_dir: str, onset=None, apex=None, offset=None) -> ClipSpec:
     offset = max(frames) if offset is None else offset
     if onset > offset:
         raise UserError(f"onset {onset} is after offset {offset}")
-    apex = (onset + offset) // 2 if apex is None else apex
+    repairs = ()
+    if apex is None:  # spotted (or the midpoint) by the ingestion code, as in training
+        apex, repairs = (onset + offset) // 2, ("apex_missing_midpoint",)
     if not onset <= apex <= offset:
         raise UserError(f"apex {apex} is outside onset..offset {onset}..{offset}")
     return ClipSpec(row=0, dataset="predict", subject="", clip=os.path.basename(
         os.path.normpath(frames_dir)), clip_dir=frames_dir, label="", onset=onset, apex=apex,
-        offset=offset, fps=0.0)
+        offset=offset, fps=0.0, repairs=repairs)
 
 
 def choose_model(model_dir: str, pipeline_root: str | None = None) -> tuple[str, str]:
@@ -71,11 +73,12 @@ def choose_model(model_dir: str, pipeline_root: str | None = None) -> tuple[str,
 
 
 def predict_clip(model_dir: str, frames_dir: str, onset=None, apex=None, offset=None,
-                 size: int = 128, face_crop: bool = True, pipeline_root: str | None = None) -> dict:
+                 size: int = 128, face_crop: bool = True, pipeline_root: str | None = None,
+                 apex_options: dict | None = None) -> dict:
     import tensorflow as tf
 
     spec = clip_spec(frames_dir, onset, apex, offset)
-    converted = convert_clip(spec, size, face_crop)
+    converted = convert_clip(spec, size, face_crop, **(apex_options or {}))
     if isinstance(converted, Reject):
         raise UserError(f"{frames_dir}: {converted.reason}: {converted.detail}")
     model_path, status = choose_model(model_dir, pipeline_root)
@@ -85,7 +88,8 @@ def predict_clip(model_dir: str, frames_dir: str, onset=None, apex=None, offset=
     probabilities = [float(p) for p in outputs["probabilities"].numpy()[0]]
     return {
         "model": model_path, "model_status": status, "clip": frames_dir, "frames": converted.num_frames,
-        "onset": spec.onset, "apex": spec.apex, "offset": spec.offset,
+        "onset": spec.onset, "apex": converted.spec.apex, "apex_source": converted.apex_source,
+        "offset": spec.offset,
         "face_detected": converted.face_detected,
         "predicted_class": outputs["class_names"].numpy()[0].decode(),
         "probabilities": dict(zip(names, probabilities)),

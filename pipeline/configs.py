@@ -16,6 +16,7 @@ import os
 
 from mer_tfx import settings as tree
 from mer_tfx.datasets import DATASET_NAMES, Source
+from mer_tfx.ingestion.clips import APEX_FALLBACKS, APEX_FROM
 from mer_tfx.settings import SettingsError, option, validate
 from mer_tfx.trainer.config import TrainerConfig
 from mer_tfx.transform.config import TransformConfig
@@ -30,6 +31,12 @@ class IngestSettings:
                             minimum=16, maximum=2048, aliases=("frame_size", "size"))
     face_crop: bool = option(True, "crop every frame to the face box found on the onset "
                                    "frame (else keep the whole frame)")
+    apex_fallback: str = option("spot", "where the annotation gives no usable apex: spot it "
+                                        "from the frames (registered against head movement) "
+                                        "or take the midpoint", choices=APEX_FALLBACKS)
+    apex_from: str = option("annotation", "annotation: the annotated apex where usable; "
+                                          "spotting: spot every clip's apex",
+                            choices=APEX_FROM)
     eval_subjects: tuple = option((), "comma-separated held-out subjects (default: a seeded "
                                       "--eval-fraction of them)")
     eval_fraction: float = option(0.25, "fraction of the subjects held out for evaluation",
@@ -38,6 +45,11 @@ class IngestSettings:
 
     def __post_init__(self):
         validate(self)
+
+    @property
+    def apex(self) -> dict:
+        """The apex options of ingestion's convert_clip."""
+        return {"apex_fallback": self.apex_fallback, "apex_from": self.apex_from}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -37,7 +37,8 @@ class SynthResult:
 
     ``clips`` holds one dict per good annotation row (SMIC: per good clip folder):
     subject/clip folder names, lower-case label as the layout's classes spell it,
-    absolute onset/apex/offset frame numbers (apex None where the sheet has none)
+    absolute onset/apex/offset frame numbers (apex None where the sheet has none),
+    ``true_apex`` (where the motion peaks, whatever the sheet says)
     and the 1-based row (header rows counted; SMIC: position in sorted folder order).
     """
 
@@ -74,6 +75,7 @@ class _Writer:
         start = layout.start_number(rng)
         records = [Record(subject=index, subject_name=name, clip=clip, label=event.label,
                           onset=start + event.onset, apex=start + event.apex,
+                          true_apex=start + event.apex,
                           offset=start + event.offset,
                           action_units=_action_units(rng, event.motion))
                    for event in clip_video.events]

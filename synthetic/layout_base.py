@@ -43,11 +43,12 @@ class Record:
     repair: bool = False  # apex has to be repaired by the reader
     row: int = 0
     cell_label: str | None = None  # label as written, when it differs from ``label``
+    true_apex: int | None = None  # the frame the motion peaks at, annotated or not
 
     def as_clip(self) -> dict:
         return {"subject": self.subject_name, "clip": self.clip, "label": self.label,
                 "onset": self.onset, "apex": self.apex, "offset": self.offset,
-                "row": self.row}
+                "true_apex": self.true_apex, "row": self.row}
 
 
 class Layout:

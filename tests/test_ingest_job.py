@@ -119,7 +119,9 @@ def test_every_row_is_converted_or_rejected_with_its_reason(tmp_path):
                          beam_args=FAST_BEAM_ARGS)
     assert summary["rows"] == count == summary["converted"] + summary["rejected"]
     assert summary["converted"] == 2 and summary["repaired"] == 1
-    assert summary["repaired_by_kind"] == {"apex_missing_midpoint": 1}
+    # the missing apex is spotted from the frames (the default --apex-fallback spot)
+    assert summary["repaired_by_kind"] == {"apex_missing_spotted": 1}
+    assert summary["apex_source"] == {"annotated": 1, "spotted": 1}
     rejects = [json.loads(line) for line in open(os.path.join(out, "rejects.jsonl"))]
     assert {r["row"]: r["reason"] for r in rejects} == expected
     assert all(r["detail"] and r["clip"] for r in rejects)

@@ -38,7 +38,8 @@ def _convert(tmp_path, sources):
     mer_example_gen.Executor(CONTEXT).Do({}, {EXAMPLES_KEY: [examples],
                                              INGEST_REPORT_KEY: [report]}, {
         "sources": json.dumps([s.to_row() for s in sources]), "frame_size": 32,
-        "face_crop": 1, "label_key": "label", "classes": "[]", "input_fingerprint": "test"})
+        "face_crop": 1, "label_key": "label", "classes": "[]", "input_fingerprint": "test",
+        "apex_fallback": "spot", "apex_from": "annotation"})
     return examples, report
 
 
