@@ -53,6 +53,11 @@ def test_every_runtime_dependency_is_declared():
     requires = importlib.metadata.requires("mer-tfx")
     names = {r.split(";")[0].split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip()
              for r in requires}
-    for needed in ("tfx", "kfp", "opencv-python-headless", "openpyxl", "dill", "matplotlib",
-                   "scikit-learn"):
+    for needed in ("tfx", "kfp", "opencv-contrib-python-headless", "openpyxl", "dill",
+                   "matplotlib", "scikit-learn", "jinja2"):
         assert needed in names, needed
+    # the contrib build, whose cv2 has TV-L1 optical flow, and not the plain one beside it
+    assert "opencv-python-headless" not in names
+    import cv2
+
+    assert hasattr(cv2, "optflow")
