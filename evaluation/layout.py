@@ -17,6 +17,7 @@ Works for local paths and gs:// alike (tf.io.gfile, "/" joins for URLs).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import posixpath
 
@@ -24,6 +25,8 @@ import tensorflow as tf
 
 from mer_tfx.errors import UserError
 from mer_tfx.pipeline.configs import PIPELINE_NAME
+
+log = logging.getLogger(__name__)
 
 EVALUATOR = "Evaluator"
 # (component, output) of everything a report reads besides the Evaluator's.
@@ -118,10 +121,8 @@ def find_latest_evaluation(pipeline_root: str):
     for execution_id, path in reversed(runs):
         if has_tfma_output(path):
             return execution_id, path
-        import logging
-
-        logging.getLogger(__name__).warning(
-            "skipping %s: no TFMA metrics in it (unfinished or failed Evaluator run)", path)
+        log.warning("skipping %s: no TFMA metrics in it (unfinished or failed Evaluator run)",
+                    path)
     raise UserError(
         f"the Evaluator folders under {evaluation_root} (execution ids "
         f"{', '.join(str(i) for i, _ in runs)}) hold no TFMA metrics: every Evaluator run "
