@@ -110,7 +110,7 @@ def compile_settings(args, beam_args):
 
 
 def _compile(args, beam_args) -> int:
-    from mer_tfx.kfp import compiler, options
+    from mer_tfx.kfp import compiler
 
     settings = compile_settings(args, beam_args)
     if args.print_settings:
@@ -126,14 +126,12 @@ def _compile(args, beam_args) -> int:
         settings, args.out, kube.image, pipeline_root,
         gpus=kube.gpus, accelerator=kube.accelerator, cpu_limit=kube.cpu_limit,
         memory_limit=kube.memory_limit,
-        node_selector=options.parse_node_selector(kube.node_selector),
-        tolerations=[options.parse_toleration(t) for t in kube.toleration],
+        node_selector=list(kube.node_selector), tolerations=list(kube.toleration),
         beam_args=list(settings.beam_args) or None, transform_gpus=kube.transform_gpus,
         pvc_mounts=list(kube.pvc), cache_ingestion=kube.cache_ingestion,
         job_json_path=args.job_json, **schema)
-    settings_path = os.path.splitext(path)[0] + ".settings.json"
-    with open(settings_path, "w") as handle:
-        handle.write(json.dumps(settings.to_dict(), indent=2) + "\n")
+    settings_path = settings.write(os.path.dirname(os.path.abspath(path)),
+                                   os.path.splitext(os.path.basename(path))[0] + ".settings.json")
     print(json.dumps({"package": path, "settings": settings_path, "image": kube.image,
                       "pipeline_root": pipeline_root,
                       "serving_dir": settings.serving_dir}, indent=2))

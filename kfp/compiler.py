@@ -148,7 +148,7 @@ def _check_no_resolver(pipeline) -> None:
 
 def compile_pipeline(settings, out_path: str, image: str, pipeline_root: str | None = None,
                      gpus: int = 1, accelerator: str = DEFAULT_ACCELERATOR, cpu_limit=None,
-                     memory_limit=None, node_selector: dict | None = None,
+                     memory_limit=None, node_selector: dict | list | None = None,
                      tolerations: list | None = None, beam_args: list | None = None,
                      transform_gpus: int = 0, pvc_mounts: list | None = None,
                      schema_path: str = CONTAINER_SCHEMA_PATH, cache_ingestion: bool = False,

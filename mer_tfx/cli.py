@@ -72,11 +72,13 @@ def add_settings(parser, include=None, exclude=(), required=()):
 
 def _has_data(args) -> bool:
     """--source, or both --dataset and --root, given by flag or MER_* variable."""
-    from mer_tfx.settings import DEST
+    from mer_tfx import settings as tree
+    from mer_tfx.pipeline.configs import PipelineSettings
 
-    given = {name for name in ("dataset", "root", "sources")
-             if DEST + name in vars(args) or f"MER_{name.upper()}" in os.environ}
-    given |= {"root"} if "MER_DATA_ROOT" in os.environ else set()
+    given = {leaf.name for leaf in tree.leaves(PipelineSettings)
+             if leaf.name in ("dataset", "root", "sources")
+             and (tree.DEST + leaf.name in vars(args)
+                  or any(name in os.environ for name in leaf.envs))}
     return "sources" in given or {"dataset", "root"} <= given
 
 

@@ -158,10 +158,10 @@ class PipelineSettings:
     def to_dict(self) -> dict:
         return tree.to_dict(self)
 
-    def write(self, folder: str) -> str:
-        """settings.json in ``folder``: the effective settings of a run, beside its outputs."""
+    def write(self, folder: str, name: str = SETTINGS_JSON) -> str:
+        """settings.json (or ``name``) in ``folder``: the effective settings beside the outputs."""
         os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, SETTINGS_JSON)
+        path = os.path.join(folder, name)
         with open(path, "w") as handle:
             json.dump(self.to_dict(), handle, indent=2)
             handle.write("\n")
