@@ -21,6 +21,30 @@ def _prepared(frame: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(frame.astype(np.float32), (0, 0), BLUR_SIGMA)
 
 
+def global_shift(reference: np.ndarray, frame: np.ndarray, window=None) -> tuple:
+    """(dx, dy): the sub-pixel translation of ``frame`` against ``reference`` (float32)."""
+    if window is None:
+        window = cv2.createHanningWindow(reference.shape[::-1], cv2.CV_32F)
+    # phaseCorrelate applies the window to its inputs in place: give it copies
+    (dx, dy), _ = cv2.phaseCorrelate(reference.copy(), frame.copy(), window)
+    return dx, dy
+
+
+def shifted_back(frame: np.ndarray, shift: tuple) -> np.ndarray:
+    """``frame`` moved by -shift (sub-pixel, edges replicated): undoes a global shift."""
+    dx, dy = shift
+    back = np.float32([[1, 0, -dx], [0, 1, -dy]])
+    return cv2.warpAffine(frame, back, frame.shape[::-1], flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def registered(reference: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """``frame`` (uint8) with its global shift against ``reference`` undone, as uint8."""
+    shift = global_shift(_prepared(reference), _prepared(frame))
+    moved = shifted_back(frame.astype(np.float32), shift)
+    return np.clip(np.rint(moved), 0, 255).astype(np.uint8)
+
+
 def facial_change(frames: list, register: bool = True) -> np.ndarray:
     """Per frame, the mean absolute difference from the first frame after registration
     (``register=False``: of the raw frames, which head movement dominates)."""
@@ -32,13 +56,9 @@ def facial_change(frames: list, register: bool = True) -> np.ndarray:
     changes = []
     for frame in frames:
         current = _prepared(frame)
-        # phaseCorrelate applies the window to its inputs in place: give it copies
-        (dx, dy), _ = (cv2.phaseCorrelate(reference.copy(), current.copy(), window)
-                       if register else ((0.0, 0.0), 0.0))
-        back = np.float32([[1, 0, -dx], [0, 1, -dy]])
-        registered = cv2.warpAffine(current, back, (width, height),
-                                    flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        changes.append(float(np.abs(registered[inner] - reference[inner]).mean()))
+        shift = global_shift(reference, current, window) if register else (0.0, 0.0)
+        moved = shifted_back(current, shift)
+        changes.append(float(np.abs(moved[inner] - reference[inner]).mean()))
     return np.asarray(changes)
 
 

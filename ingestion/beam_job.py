@@ -39,10 +39,12 @@ class IngestionError(UserError):
 class _ConvertClipFn(beam.DoFn):
     """Runs ``convert_clip`` and routes rejects to their own output."""
 
-    def __init__(self, size: int, face_crop: bool, total: int = 0, apex: dict | None = None):
+    def __init__(self, size: int, face_crop: bool, total: int = 0,
+                 convert_options: dict | None = None):
         self._size = size
         self._face_crop = face_crop
-        self._apex = dict(apex or {})  # apex_fallback, apex_from (convert.choose_apex)
+        # apex_fallback, apex_from, flow (ingestion/convert.py convert_clip)
+        self._options = dict(convert_options or {})
         self._total = total
         # Each worker reports about every tenth of the job (workers cannot share a count).
         self._every = max(PROGRESS_EVERY, total // 10)
@@ -52,7 +54,7 @@ class _ConvertClipFn(beam.DoFn):
         self._done = 0
 
     def process(self, spec: ClipSpec):
-        result = convert_clip(spec, self._size, self._face_crop, **self._apex)
+        result = convert_clip(spec, self._size, self._face_crop, **self._options)
         if isinstance(result, Reject):
             result = dataclasses.replace(result, dataset=spec.dataset)
         self._done += 1
@@ -72,11 +74,11 @@ class ConvertClips(beam.PTransform):
     """PCollection[ClipSpec] -> (converted: PCollection[Converted], rejects: PCollection[Reject])."""
 
     def __init__(self, size: int = 128, face_crop: bool = True, total: int = 0,
-                 apex: dict | None = None):
+                 convert_options: dict | None = None):
         super().__init__()
         self._size = size
         self._face_crop = face_crop
-        self._apex = apex
+        self._options = convert_options
         self._total = total  # clips in the job, for progress lines
 
     def expand(self, specs):
@@ -84,7 +86,7 @@ class ConvertClips(beam.PTransform):
             specs
             | "Spread" >> beam.Reshuffle()
             | "Convert" >> beam.ParDo(_ConvertClipFn(self._size, self._face_crop,
-                                                    self._total, self._apex)).with_outputs(
+                                                    self._total, self._options)).with_outputs(
                 REJECTS, main="converted"))
         return results.converted, results[REJECTS]
 
@@ -207,20 +209,20 @@ class IngestClips(beam.PTransform):
     """
 
     def __init__(self, rows: list, report_dir: str, size: int = 128, face_crop: bool = True,
-                 extra: dict | None = None, apex: dict | None = None):
+                 extra: dict | None = None, convert_options: dict | None = None):
         super().__init__()
         self._rows = list(rows)
         self._report_dir = report_dir
         self._size = size
         self._face_crop = face_crop
         self._extra = extra
-        self._apex = apex  # {"apex_fallback": ..., "apex_from": ...}
+        self._options = convert_options  # convert_clip's apex and flow options
 
     def expand(self, pbegin):
         specs, early_rejects = split_rows(self._rows)
         converted, late_rejects = (pbegin | "ClipSpecs" >> beam.Create(specs)
                                    | "ConvertClips" >> ConvertClips(self._size, self._face_crop,
-                                                                    len(specs), self._apex))
+                                                                    len(specs), self._options))
         rejects = ((late_rejects, pbegin | "AnnotationRejects" >> beam.Create(early_rejects))
                    | "AllRejects" >> beam.Flatten())
         _ = (converted, rejects) | "Summarize" >> Summarize(
@@ -239,7 +241,8 @@ def checked_summary(report_dir: str, source: str) -> dict:
 
 
 def run_ingest(sources, out_dir: str, size: int = 128, face_crop: bool = True,
-               beam_args: list[str] | None = None, apex: dict | None = None) -> dict:
+               beam_args: list[str] | None = None,
+               convert_options: dict | None = None) -> dict:
     """Runs the job over one or several sources (mer_tfx.datasets.Source); summary.json.
 
     Raises AnnotationError when an annotation file is unusable and IngestionError
@@ -257,7 +260,8 @@ def run_ingest(sources, out_dir: str, size: int = 128, face_crop: bool = True,
         converted = pipeline | "Ingest" >> IngestClips(
             rows, out_dir, size, face_crop,
             extra={"datasets": [s.dataset for s in sources], "size": size,
-                   "face_crop": face_crop, **(apex or {})}, apex=apex)
+                   "face_crop": face_crop, **(convert_options or {})},
+            convert_options=convert_options)
         (converted
          | "Serialized" >> beam.Map(lambda c: c.serialized)
          | "WriteRecords" >> beam.io.WriteToTFRecord(

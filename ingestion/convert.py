@@ -10,6 +10,7 @@ import dataclasses
 from . import fileio
 from .apex import spot_apex
 from .clips import MAX_CLIP_FRAMES, ClipSpec, Reject
+from .flow import clip_flow
 from .frames import FrameError, crop_resize, decode_gray, encode_png, face_box
 from .records import build_sequence_example
 
@@ -49,9 +50,11 @@ def choose_apex(spec: ClipSpec, crops: list, apex_fallback: str = "spot",
 
 
 def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True,
-                 apex_fallback: str = "spot", apex_from: str = "annotation") -> Converted | Reject:
+                 apex_fallback: str = "spot", apex_from: str = "annotation",
+                 flow: bool = True) -> Converted | Reject:
     """Read frames onset..offset (inclusive), crop to the onset face, resize, encode;
-    spot the apex where the annotation has none (``choose_apex``)."""
+    spot the apex where the annotation has none (``choose_apex``); with ``flow``, the
+    onset->apex optical flow and strain (ingestion/flow.py)."""
     span = spec.offset - spec.onset + 1
     if span > MAX_CLIP_FRAMES:
         return Reject(spec.row, spec.clip_id, "too_many_frames",
@@ -88,6 +91,7 @@ def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True,
     except OSError as error:
         return Reject(spec.row, spec.clip_id, "unreadable_frame", str(error))
     spec, apex_source = choose_apex(spec, crops, apex_fallback, apex_from)
-    example = build_sequence_example(spec, wanted, encoded, face_detected, apex_source)
+    maps = clip_flow(crops[0], crops[spec.apex - spec.onset]) if flow else None
+    example = build_sequence_example(spec, wanted, encoded, face_detected, apex_source, maps)
     return Converted(spec, example.SerializeToString(deterministic=True), len(encoded),
                      face_detected, apex_source)

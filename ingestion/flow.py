@@ -9,16 +9,26 @@ produce):
     strain = sqrt(e_xx^2 + e_yy^2 + 2 e_xy^2)
 
 Both are computed on the grayscale face crop ingestion stores (the same pixels the
-frames feature holds) and resized to ``size`` x ``size`` with area averaging; flow
-is in pixels of that crop (so a 1 px shift at crop size C reads 1.0, whatever
-``size`` is), strain is unitless.
+frames feature holds), after the apex crop is registered onto the onset crop (the
+global head shift removed, ingestion/apex.py), and resized to ``FLOW_SIZE`` x
+``FLOW_SIZE`` with area averaging; flow is in pixels of that crop (a 1 px shift at
+crop size C reads 1.0, whatever the stored size), strain is unitless.
+
+Stored encoding (``encode_map``): each map is one bytes feature holding the
+row-major [FLOW_SIZE, FLOW_SIZE] float32 values, little-endian (lossless;
+``tf.io.decode_raw(..., tf.float32)`` reads it). Records written with ``--no-flow``
+hold empty bytes.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-FLOW_ALGORITHMS = ("tvl1", "farneback")
+from .apex import registered
+
+FLOW_ALGORITHMS = ("tvl1", "farneback", "dis")
+FLOW_FEATURES = ("flow_u", "flow_v", "strain")
+FLOW_SIZE = 64  # side of the stored maps; models resize them in the transform graph
 
 
 def _tvl1():
@@ -38,6 +48,9 @@ def optical_flow(onset: np.ndarray, apex: np.ndarray, algorithm: str = "tvl1") -
     if algorithm == "farneback":
         return cv2.calcOpticalFlowFarneback(first, second, None, 0.5, 3, 15, 3, 5, 1.2,
                                             0).astype(np.float32)
+    if algorithm == "dis":
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        return dis.calc(first, second, None).astype(np.float32)
     raise ValueError(f"flow algorithm must be one of {FLOW_ALGORITHMS}, got {algorithm!r}")
 
 
@@ -61,3 +74,23 @@ def flow_features(onset: np.ndarray, apex: np.ndarray, size: int,
 
     return {"flow_u": resized(flow[..., 0]), "flow_v": resized(flow[..., 1]),
             "strain": resized(strain)}
+
+
+def clip_flow(onset: np.ndarray, apex: np.ndarray, algorithm: str = "tvl1") -> dict:
+    """The stored maps of one clip: flow and strain from the onset crop to the apex crop
+    registered onto it, at FLOW_SIZE x FLOW_SIZE."""
+    return flow_features(onset, registered(onset, apex), FLOW_SIZE, algorithm)
+
+
+def encode_map(values: np.ndarray) -> bytes:
+    """[S, S] float map -> the stored bytes (row-major little-endian float32)."""
+    return np.ascontiguousarray(values, dtype="<f4").tobytes()
+
+
+def decode_map(data: bytes) -> np.ndarray:
+    """The stored bytes -> [S, S] float32 (S from the length)."""
+    values = np.frombuffer(data, dtype="<f4")
+    side = int(round(np.sqrt(values.size)))
+    if side * side != values.size:
+        raise ValueError(f"a stored flow map holds {values.size} values, not a square")
+    return values.reshape(side, side)

@@ -12,6 +12,7 @@ import tensorflow as tf
 from mer_tfx.labels import three_class
 
 from .clips import ClipSpec
+from .flow import FLOW_FEATURES, FLOW_SIZE, encode_map
 
 # name -> (type: "bytes" | "int" | "float", what it holds)
 CONTEXT = {
@@ -28,6 +29,11 @@ CONTEXT = {
     "num_frames": ("int", "frames stored (onset..offset)"),
     "face_detected": ("int", "1 if the face box was found on the onset frame"),
     "fps": ("float", "frames per second of the recording"),
+    "flow_u": ("bytes", f"onset->apex TV-L1 flow, x component, face-crop pixels: "
+                        f"{FLOW_SIZE}x{FLOW_SIZE} float32, row-major, little-endian "
+                        f"(empty with --no-flow)"),
+    "flow_v": ("bytes", "the same, y component (down is positive)"),
+    "strain": ("bytes", "optical strain magnitude of that flow, unitless, same encoding"),
 }
 SEQUENCE = {
     "frames": ("bytes", "one PNG per frame, grayscale, face crop"),
@@ -45,15 +51,18 @@ def _feature(kind: str, value) -> tf.train.Feature:
 
 
 def build_sequence_example(spec: ClipSpec, frame_indices: list[int], png_frames: list[bytes],
-                           face_detected: bool,
-                           apex_source: str = "annotated") -> tf.train.SequenceExample:
-    """One clip as a SequenceExample: context = who/what/when, sequence = the frames."""
+                           face_detected: bool, apex_source: str = "annotated",
+                           flow: dict | None = None) -> tf.train.SequenceExample:
+    """One clip as a SequenceExample: context = who/what/when and the onset->apex flow
+    maps (``flow``: ingestion/flow.py clip_flow, None = not computed), sequence = the
+    frames."""
     values = {"dataset": spec.dataset, "subject": spec.subject, "clip": spec.clip,
               "label": spec.label, "label_3class": three_class(spec.label),
               "action_units": spec.action_units, "onset": spec.onset, "apex": spec.apex,
               "apex_source": apex_source,
               "offset": spec.offset, "num_frames": len(png_frames),
-              "face_detected": int(face_detected), "fps": spec.fps}
+              "face_detected": int(face_detected), "fps": spec.fps,
+              **{name: encode_map(flow[name]) if flow else b"" for name in FLOW_FEATURES}}
     example = tf.train.SequenceExample()
     for name, (kind, _) in CONTEXT.items():
         example.context.feature[name].CopyFrom(_feature(kind, values[name]))

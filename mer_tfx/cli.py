@@ -50,7 +50,9 @@ def _synth(args, _beam_args):
 # The data a job reads, and the ingestion settings a stand-alone ingest takes.
 DATA_SETTINGS = ("dataset", "root", "annotations", "sources")
 INGEST_SETTINGS = ("ingest.crop_size", "ingest.face_crop", "ingest.apex_fallback",
-                   "ingest.apex_from")
+                   "ingest.apex_from", "ingest.flow")
+# predict always computes the flow maps: a flow model needs them, others ignore them
+PREDICT_SETTINGS = tuple(s for s in INGEST_SETTINGS if s != "ingest.flow")
 BEAM_HELP = ("Beam pipeline options go behind --beam-arg (--beam-arg=--runner=DataflowRunner, "
              "repeatable) or after a lone --, e.g. -- --runner=DataflowRunner --project=P. "
              "Default: DirectRunner, multi-process, one worker per core.")
@@ -132,7 +134,8 @@ def _ingest(args, beam_args):
     settings = settings_from_args(args, needs_data=True)
     summary = run_ingest(settings.source_list, args.out, size=settings.ingest.crop_size,
                          face_crop=settings.ingest.face_crop,
-                         beam_args=default_beam_args(beam_args), apex=settings.ingest.apex)
+                         beam_args=default_beam_args(beam_args),
+                         convert_options=settings.ingest.convert_options)
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0
 
@@ -235,7 +238,7 @@ def _add_predict(subparsers):
     parser.add_argument("--apex", type=int, help="apex frame number (default: spotted from "
                                                  "the frames; --apex-fallback midpoint)")
     parser.add_argument("--offset", type=int, help="last frame number (default: last file)")
-    add_settings(parser, include=INGEST_SETTINGS)
+    add_settings(parser, include=PREDICT_SETTINGS)
     parser.add_argument("--pipeline-root",
                         help="if --model holds no pushed model (it failed its release gates), "
                              "use the newest trained model of this pipeline root")
@@ -248,7 +251,9 @@ def _predict(args, _beam_args):
     ingest = settings_from_args(args).ingest
     result = predict_clip(args.model, args.frames, args.onset, args.apex, args.offset,
                           size=ingest.crop_size, face_crop=ingest.face_crop,
-                          pipeline_root=args.pipeline_root, apex_options=ingest.apex)
+                          pipeline_root=args.pipeline_root,
+                          apex_options={"apex_fallback": ingest.apex_fallback,
+                                        "apex_from": ingest.apex_from})
     print(json.dumps(result, indent=2))
     return 0
 

@@ -1,7 +1,7 @@
 """``mer-tfx predict``: one clip folder -> the pushed model's prediction, as JSON.
 
 The clip goes through exactly the ingestion code (frame numbering, face crop,
-resize, PNG, SequenceExample) and then the model's ``serving_default``
+resize, PNG, apex spotting, onset->apex flow and strain, SequenceExample) and then the model's ``serving_default``
 signature, so a prediction sees what training saw.
 """
 from __future__ import annotations
@@ -78,7 +78,7 @@ def predict_clip(model_dir: str, frames_dir: str, onset=None, apex=None, offset=
     import tensorflow as tf
 
     spec = clip_spec(frames_dir, onset, apex, offset)
-    converted = convert_clip(spec, size, face_crop, **(apex_options or {}))
+    converted = convert_clip(spec, size, face_crop, flow=True, **(apex_options or {}))
     if isinstance(converted, Reject):
         raise UserError(f"{frames_dir}: {converted.reason}: {converted.detail}")
     model_path, status = choose_model(model_dir, pipeline_root)

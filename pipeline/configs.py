@@ -37,6 +37,9 @@ class IngestSettings:
     apex_from: str = option("annotation", "annotation: the annotated apex where usable; "
                                           "spotting: spot every clip's apex",
                             choices=APEX_FROM)
+    flow: bool = option(True, "store each clip's onset->apex optical flow and strain "
+                              "(flow_u, flow_v, strain; --no-flow skips it, and the flow "
+                              "models cannot train on such records)")
     eval_subjects: tuple = option((), "comma-separated held-out subjects (default: a seeded "
                                       "--eval-fraction of them)")
     eval_fraction: float = option(0.25, "fraction of the subjects held out for evaluation",
@@ -47,9 +50,10 @@ class IngestSettings:
         validate(self)
 
     @property
-    def apex(self) -> dict:
-        """The apex options of ingestion's convert_clip."""
-        return {"apex_fallback": self.apex_fallback, "apex_from": self.apex_from}
+    def convert_options(self) -> dict:
+        """The per-clip options of ingestion's convert_clip (apex and flow)."""
+        return {"apex_fallback": self.apex_fallback, "apex_from": self.apex_from,
+                "flow": self.flow}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +127,10 @@ class PipelineSettings:
             self.source_list
         except ValueError as error:
             raise SettingsError(f"setting sources: {error}") from None
+        if self.trainer.reads_flow and not self.ingest.flow:
+            raise SettingsError(f"model {self.trainer.model} reads the optical flow that "
+                                f"--no-flow leaves out: drop --no-flow, or choose a frame "
+                                f"model (motion_cnn_tcn, ...)")
 
     @property
     def source_list(self) -> list:

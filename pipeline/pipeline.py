@@ -38,7 +38,7 @@ def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH
     example_gen = MerExampleGen(
         sources=settings.source_list, frame_size=ingest.crop_size, face_crop=ingest.face_crop,
         label_key=settings.transform.label_key, classes=settings.class_names,
-        fingerprint_local_data=fingerprint_local_data, **ingest.apex)
+        fingerprint_local_data=fingerprint_local_data, **ingest.convert_options)
     subject_split = SubjectSplit(
         examples=example_gen.outputs[EXAMPLES_KEY],
         ingest_report=example_gen.outputs[INGEST_REPORT_KEY],

@@ -95,3 +95,55 @@ def test_flow_has_the_sign_and_magnitude_of_a_known_shift():
     features = flow_features(onset, apex, size=32)
     assert set(features) == {"flow_u", "flow_v", "strain"}
     assert all(f.shape == (32, 32) and f.dtype == np.float32 for f in features.values())
+
+
+def test_stored_flow_removes_the_head_shift_and_keeps_the_local_motion():
+    """clip_flow registers the apex onto the onset: a global shift leaves ~no flow, a
+    local motion on top of it stays, with its sign."""
+    from mer_tfx.ingestion.flow import FLOW_SIZE, clip_flow
+
+    onset = _texture(size=128, seed=2)
+    shifted = np.roll(onset, shift=(0, -3), axis=(0, 1))  # head moved 3 px left
+    still = clip_flow(onset, shifted)
+    assert np.abs(still["flow_u"][8:-8, 8:-8]).mean() < 0.25
+    moved = shifted.copy()  # and a small patch in the middle moves 2 px down
+    moved[52:76, 52:76] = np.roll(shifted, shift=2, axis=0)[52:76, 52:76]
+    local = clip_flow(onset, moved)
+    centre = slice(FLOW_SIZE // 2 - 3, FLOW_SIZE // 2 + 3)
+    assert np.median(local["flow_v"][centre, centre]) == pytest.approx(2.0, abs=0.5)
+    assert np.abs(np.median(local["flow_u"][centre, centre])) < 0.5
+    assert all(m.shape == (FLOW_SIZE, FLOW_SIZE) for m in local.values())
+
+
+def test_records_carry_the_flow_maps_losslessly_or_empty_with_no_flow(jittered_clips):
+    from mer_tfx.ingestion.flow import FLOW_FEATURES, clip_flow, decode_map
+
+    specs, _ = jittered_clips
+    spec = specs[0]
+    converted = convert_clip(spec, size=64)
+    context = _context(converted)
+    crops = _crops(spec)
+    expected = clip_flow(crops[0], crops[spec.apex - spec.onset])
+    for name in FLOW_FEATURES:
+        np.testing.assert_array_equal(decode_map(context[name].bytes_list.value[0]),
+                                      expected[name])
+    bare = _context(convert_clip(spec, size=64, flow=False))
+    assert all(bare[name].bytes_list.value[0] == b"" for name in FLOW_FEATURES)
+
+
+def test_the_transform_graph_reads_the_stored_maps(jittered_clips):
+    from mer_tfx.ingestion.flow import FLOW_FEATURES, decode_map
+    from mer_tfx.transform.preprocessing import decode_flow
+
+    specs, _ = jittered_clips
+    contexts = [_context(convert_clip(spec, size=64)) for spec in specs[:2]]
+    inputs = {name: tf.constant([c[name].bytes_list.value[0] for c in contexts])
+              for name in FLOW_FEATURES}
+    decoded = decode_flow(inputs, 64).numpy()  # same size: the resize keeps the values
+    for index, context in enumerate(contexts):
+        for channel, name in enumerate(FLOW_FEATURES):
+            np.testing.assert_allclose(decoded[index, ..., channel],
+                                       decode_map(context[name].bytes_list.value[0]), atol=1e-5)
+    assert decode_flow(inputs, 28).shape == (2, 28, 28, 3)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="no-flow"):
+        decode_flow({name: tf.constant([b""]) for name in FLOW_FEATURES}, 28)

@@ -6,7 +6,10 @@ import pytest
 import tensorflow as tf
 
 from mer_tfx.trainer import augment, data
+from mer_tfx.trainer.config import FLOW_MODELS
 from mer_tfx.trainer.models import BUILDERS, REFERENCE_INPUTS, build_model
+
+FRAME_MODELS = sorted(set(BUILDERS) - set(FLOW_MODELS))
 
 
 def _trainable(model):
@@ -21,12 +24,56 @@ def test_thesis_model_has_the_published_parameter_count():
     assert model.layers[-1].units == 8
 
 
-@pytest.mark.parametrize("name", sorted(BUILDERS))
-def test_every_model_maps_clips_to_class_probabilities(name):
+@pytest.mark.parametrize("name", FRAME_MODELS)
+def test_every_frame_model_maps_clips_to_class_probabilities(name):
     model = build_model(name, (8, 32, 32, 2), 5)
     out = model(tf.random.normal([3, 8, 32, 32, 2]), training=False).numpy()
     assert out.shape == (3, 5)
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+    assert model.input_names == ["frames_xf"]
+
+
+@pytest.mark.parametrize("name, classes, parameters", [
+    ("ststnet", 3, 1_715), ("ststnet", 5, 2_517), ("off_apexnet", 3, 2_664_475)])
+def test_flow_models_have_their_papers_input_and_parameter_count(name, classes, parameters):
+    model = build_model(name, REFERENCE_INPUTS[name], classes)
+    assert REFERENCE_INPUTS[name] == (28, 28, 3)
+    assert model.count_params() == parameters
+    assert model.input_names == ["flow_xf"]
+    out = model(tf.random.normal([2, 28, 28, 3]), training=False).numpy()
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_ststnet_has_three_streams_of_3_5_and_8_filters():
+    model = build_model("ststnet", (28, 28, 3), 3)
+    convs = [layer for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    assert sorted(c.filters for c in convs) == [3, 5, 8]
+    assert all(c.kernel_size == (3, 3) for c in convs)
+    flatten = next(layer for layer in model.layers if type(layer).__name__ == "Flatten")
+    assert flatten.output_shape == (None, 5 * 5 * 16)
+
+
+def test_off_apexnet_ignores_strain():
+    model = build_model("off_apexnet", (28, 28, 3), 3)
+    flow = tf.random.normal([2, 28, 28, 3])
+    other_strain = tf.concat([flow[..., :2], tf.random.normal([2, 28, 28, 1])], axis=-1)
+    np.testing.assert_allclose(model(flow, training=False), model(other_strain, training=False))
+
+
+def test_mirrored_flow_negates_the_horizontal_component():
+    flow = tf.random.normal([6, 6, 3])
+    seen = set()
+    for seed in range(20):
+        tf.random.set_seed(seed)
+        out, _ = augment.augment_flow(flow, tf.constant(0))
+        out = out.numpy()
+        if np.allclose(out, flow.numpy()):
+            seen.add("kept")
+        else:
+            np.testing.assert_allclose(out[:, ::-1, 0], -flow.numpy()[..., 0])
+            np.testing.assert_allclose(out[:, ::-1, 1:], flow.numpy()[..., 1:])
+            seen.add("mirrored")
+    assert seen == {"kept", "mirrored"}
 
 
 def test_parallel_model_uses_sgd_with_momentum_at_its_reference_input():

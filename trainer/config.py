@@ -10,7 +10,11 @@ import dataclasses
 from mer_tfx.settings import from_dict, option, validate
 
 # Builders in trainer/models.py, listed here so option parsing need not load Keras.
-MODEL_NAMES = ("motion_cnn_tcn", "thesis_cnn_bilstm", "parallel_cnn_lstm")
+MODEL_NAMES = ("motion_cnn_tcn", "thesis_cnn_bilstm", "parallel_cnn_lstm", "ststnet",
+               "off_apexnet")
+# Models that read the onset->apex flow and strain (Transform's flow_xf) instead of
+# the frames (frames_xf).
+FLOW_MODELS = ("ststnet", "off_apexnet")
 # Modes and metrics of trainer/selection.py (listed here for the same reason).
 EPOCH_SELECTIONS = ("validation", "fixed")
 SELECTION_METRICS = ("uar", "uf1")
@@ -53,6 +57,10 @@ class TrainerConfig:
     @property
     def first_selectable_epoch(self) -> int:
         return min(self.min_epochs, self.epochs)
+
+    @property
+    def reads_flow(self) -> bool:
+        return self.model in FLOW_MODELS
 
     @property
     def uses_validation(self) -> bool:

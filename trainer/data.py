@@ -19,16 +19,17 @@ from tfx_bsl.public import tfxio
 from mer_tfx.ingestion.splits import EVAL, assign_subject_splits
 from mer_tfx.transform.preprocessing import FRAMES_KEY, LABEL_KEY
 
-from .augment import augment_clip
+from .augment import augment_clip, augment_flow
 
 READ_BATCH = 16
 
 
 @dataclasses.dataclass
 class Clips:
-    """Transformed clips in a fixed order: frames [N, T, S, S, C], labels, subjects, clip ids."""
+    """Transformed clips in a fixed order: the model's input (frames [N, T, S, S, C] or flow
+    [N, F, F, 3]), labels, subjects, clip ids."""
 
-    frames: np.ndarray
+    inputs: np.ndarray
     labels: np.ndarray
     subjects: np.ndarray
     clips: np.ndarray
@@ -37,7 +38,7 @@ class Clips:
         return len(self.labels)
 
     def select(self, mask: np.ndarray) -> "Clips":
-        return Clips(self.frames[mask], self.labels[mask], self.subjects[mask], self.clips[mask])
+        return Clips(self.inputs[mask], self.labels[mask], self.subjects[mask], self.clips[mask])
 
 
 def read_raw(data_accessor, files, schema):
@@ -52,11 +53,12 @@ def ordered(clips: Clips) -> Clips:
     return clips.select(order)
 
 
-def load_clips(raw_dataset, tft_layer) -> Clips:
-    """Every clip whose label is in the class set, transformed once, in (subject, clip) order."""
+def load_clips(raw_dataset, tft_layer, input_key: str = FRAMES_KEY) -> Clips:
+    """Every clip whose label is in the class set, transformed once, in (subject, clip)
+    order; ``input_key`` is the Transform output the model reads."""
     def apply(features):
         transformed = tft_layer(features)
-        return (transformed[FRAMES_KEY], transformed[LABEL_KEY], features["subject"],
+        return (transformed[input_key], transformed[LABEL_KEY], features["subject"],
                 features["clip"])
 
     frames, labels, subjects, clip_ids = [], [], [], []
@@ -97,10 +99,11 @@ def class_weights(counts: collections.Counter, num_classes: int) -> dict[int, fl
 
 def batches(clips: Clips, batch_size: int, shuffle: bool = False, augment: bool = False,
             seed: int = 0):
-    dataset = tf.data.Dataset.from_tensor_slices((clips.frames, clips.labels))
+    dataset = tf.data.Dataset.from_tensor_slices((clips.inputs, clips.labels))
     if shuffle:
         dataset = dataset.shuffle(max(len(clips), 1), seed=seed, reshuffle_each_iteration=True)
     if augment:
-        dataset = dataset.map(augment_clip, num_parallel_calls=tf.data.AUTOTUNE,
-                              deterministic=True)
+        flow = clips.inputs.ndim == 4  # [N, F, F, 3] flow maps, else [N, T, S, S, C] clips
+        dataset = dataset.map(augment_flow if flow else augment_clip,
+                              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -1,7 +1,9 @@
 """Model builders, chosen by name in the pipeline config.
 
-All take clips shaped [T, S, S, C] (frames_xf from Transform) and return a
-compiled Keras 2 (tf_keras) model ending in a softmax over the classes.
+Frame models take clips shaped [T, S, S, C] (frames_xf from Transform), flow
+models (trainer.config.FLOW_MODELS) the onset->apex flow maps [F, F, 3] (flow_xf:
+u, v, strain); all return a compiled Keras 2 (tf_keras) model ending in a softmax
+over the classes, whose input is named after the Transform output it reads.
 
 - ``thesis_cnn_bilstm``: the reference thesis, layer for layer. At its published
   input (60 x 224 x 224 x 1, 8 classes) it has 95,612,360 parameters, almost all
@@ -14,17 +16,32 @@ compiled Keras 2 (tf_keras) model ending in a softmax over the classes.
   the motion channel, then a temporal convolution and a max over time. ~53k
   parameters: 1/120 of the thesis architecture on the same input, 1/1800 of it
   at its published input.
+- ``ststnet`` (Liong et al. 2019, "Shallow Triple Stream Three-dimensional CNN"):
+  three parallel 3x3 convolutions of 3, 5 and 8 filters over (u, v, strain) at
+  28 x 28, each ReLU, batch norm, 3x3 max pool of stride 3; concatenated, 2x2
+  average pool, one dense layer. 1,715 parameters for 3 classes (2,517 for 5).
+  The paper trains 500 epochs at Adam 5e-5; here Adam 1e-3 fits the Trainer's
+  epoch budget (validation epoch selection picks the epoch).
+- ``off_apexnet`` (Gan et al. 2019, "OFF-ApexNet"): two streams, horizontal (u)
+  and vertical (v) flow at 28 x 28, each conv 5x5x6 -> max pool 2 -> conv 5x5x16
+  -> max pool 2; flattened, concatenated, dense 1024 -> dense 1024 -> softmax,
+  dropout 0.5 after each dense layer; Adam 1e-4. 2,664,475 parameters for 3
+  classes.
 """
 from __future__ import annotations
 
 import tf_keras as keras
 from tf_keras import layers
 
+from mer_tfx.transform.preprocessing import FLOW_KEY, FRAMES_KEY
+
 from .config import MODEL_NAMES
 
 REFERENCE_INPUTS = {
     "thesis_cnn_bilstm": (60, 224, 224, 1),
     "parallel_cnn_lstm": (48, 48, 48, 1),
+    "ststnet": (28, 28, 3),
+    "off_apexnet": (28, 28, 3),
 }
 
 
@@ -35,7 +52,7 @@ def _compile(model, optimizer):
 
 
 def thesis_cnn_bilstm(input_shape, num_classes, learning_rate=None):
-    inputs = keras.Input(shape=input_shape, name="frames_xf")
+    inputs = keras.Input(shape=input_shape, name=FRAMES_KEY)
     x = layers.TimeDistributed(layers.Conv2D(32, 3, activation="relu"))(inputs)
     x = layers.TimeDistributed(layers.MaxPooling2D(2))(x)
     x = layers.TimeDistributed(layers.Conv2D(64, 3, activation="relu"))(x)
@@ -51,7 +68,7 @@ def thesis_cnn_bilstm(input_shape, num_classes, learning_rate=None):
 
 def parallel_cnn_lstm(input_shape, num_classes, learning_rate=None):
     steps = input_shape[0]
-    inputs = keras.Input(shape=input_shape, name="frames_xf")
+    inputs = keras.Input(shape=input_shape, name=FRAMES_KEY)
     apex = layers.Lambda(lambda clip: clip[:, steps // 2], name="apex_frame")(inputs)
     s = layers.Conv2D(32, 3, activation="relu", padding="same")(apex)
     s = layers.MaxPooling2D(2)(s)
@@ -70,7 +87,7 @@ def parallel_cnn_lstm(input_shape, num_classes, learning_rate=None):
 
 
 def motion_cnn_tcn(input_shape, num_classes, learning_rate=None):
-    inputs = keras.Input(shape=input_shape, name="frames_xf")
+    inputs = keras.Input(shape=input_shape, name=FRAMES_KEY)
     # A small CNN shared by all frames; the strided first layer halves the resolution
     # cheaply, and the map stays spatial (8 x 8 at 64 px): where the face moves is the class.
     x = layers.TimeDistributed(layers.Conv2D(16, 3, strides=2, padding="same",
@@ -94,10 +111,50 @@ def motion_cnn_tcn(input_shape, num_classes, learning_rate=None):
     return _compile(model, keras.optimizers.Adam(learning_rate or 1e-3))
 
 
+def ststnet(input_shape, num_classes, learning_rate=None):
+    inputs = keras.Input(shape=input_shape, name=FLOW_KEY)
+    streams = []
+    for filters in (3, 5, 8):
+        x = layers.ZeroPadding2D(2)(inputs)  # the paper's padding 2: 28 -> 30
+        x = layers.Conv2D(filters, 3, activation="relu")(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.MaxPooling2D(3, strides=3, padding="same")(x)  # 30 -> 10
+        x = layers.Dropout(0.5)(x)
+        streams.append(x)
+    x = layers.Concatenate()(streams)
+    x = layers.AveragePooling2D(2)(x)  # 10 -> 5: 5 x 5 x 16
+    x = layers.Flatten()(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    model = keras.Model(inputs, outputs, name="ststnet")
+    return _compile(model, keras.optimizers.Adam(learning_rate or 1e-3))
+
+
+def off_apexnet(input_shape, num_classes, learning_rate=None):
+    inputs = keras.Input(shape=input_shape, name=FLOW_KEY)
+    streams = []
+    for channel in (0, 1):  # u, v; strain is not an OFF-ApexNet input
+        x = layers.Lambda(lambda flow, c=channel: flow[..., c:c + 1],
+                          name=f"flow_{'uv'[channel]}")(inputs)
+        x = layers.Conv2D(6, 5, padding="same", activation="relu")(x)
+        x = layers.MaxPooling2D(2)(x)
+        x = layers.Conv2D(16, 5, padding="same", activation="relu")(x)
+        x = layers.MaxPooling2D(2)(x)
+        streams.append(layers.Flatten()(x))
+    x = layers.Concatenate()(streams)
+    for _ in range(2):
+        x = layers.Dense(1024, activation="relu")(x)
+        x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    model = keras.Model(inputs, outputs, name="off_apexnet")
+    return _compile(model, keras.optimizers.Adam(learning_rate or 1e-4))
+
+
 BUILDERS = {
     "thesis_cnn_bilstm": thesis_cnn_bilstm,
     "parallel_cnn_lstm": parallel_cnn_lstm,
     "motion_cnn_tcn": motion_cnn_tcn,
+    "ststnet": ststnet,
+    "off_apexnet": off_apexnet,
 }
 
 

@@ -3,9 +3,9 @@
 - ``serving_default``: serialized SequenceExamples exactly as ingestion writes
   them (frames of any size: the transform graph decodes and resizes) ->
   class probabilities, class ids and class names (plus ``classes``, all names in
-  probability order). Only the features the
-  transform needs (frames, onset, apex) are parsed, so a client need not send
-  subject or label.
+  probability order). Only the features the transform needs (frames, onset, apex,
+  and flow_u, flow_v, strain when it derives flow_xf) are parsed, so a client need
+  not send subject or label.
 - ``transform_features``: the same records *with* labels -> the transformed
   label; TFMA uses it to get ``label_xf``.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import tensorflow as tf
 from tfx_bsl.tfxio import tensor_representation_util
 
-from mer_tfx.transform.preprocessing import FRAMES_KEY, LABEL_KEY
+from mer_tfx.transform.preprocessing import FLOW_INPUTS, FLOW_KEY, FRAMES_KEY, LABEL_KEY
 
 SERVING_CONTEXT = ("onset", "apex")
 SERVING_SEQUENCE = ("frames",)
@@ -25,9 +25,15 @@ def _parser_specs(raw_schema):
     return context, sequence
 
 
-def make_signatures(model, tft_layer, raw_schema, class_names, label_key: str):
+def make_signatures(model, tft_output, raw_schema, class_names, label_key: str,
+                    input_key: str = FRAMES_KEY):
+    """``tft_output``: the TFTransformOutput; ``input_key``: the transformed feature the
+    model reads (frames_xf or flow_xf)."""
     context_spec, sequence_spec = _parser_specs(raw_schema)
-    serving_context = {k: context_spec[k] for k in SERVING_CONTEXT}
+    tft_layer = tft_output.transform_features_layer()
+    reads_flow = FLOW_KEY in tft_output.transformed_feature_spec()
+    serving_context = {k: context_spec[k]
+                       for k in SERVING_CONTEXT + (FLOW_INPUTS if reads_flow else ())}
     serving_sequence = {k: sequence_spec[k] for k in SERVING_SEQUENCE}
     eval_context = dict(serving_context, **{label_key: context_spec[label_key]})
     names = tf.constant(list(class_names))
@@ -38,7 +44,7 @@ def make_signatures(model, tft_layer, raw_schema, class_names, label_key: str):
         context, sequence, _ = tf.io.parse_sequence_example(
             examples, serving_context, serving_sequence)
         transformed = model.tft_layer({**context, **sequence})
-        probabilities = model(transformed[FRAMES_KEY], training=False)
+        probabilities = model(transformed[input_key], training=False)
         class_ids = tf.argmax(probabilities, axis=1)
         return {"probabilities": probabilities, "class_ids": class_ids,
                 "class_names": tf.gather(names, class_ids),

@@ -19,6 +19,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 
 from mer_tfx.logs import PROGRESS_TAG
 from mer_tfx.transform.config import TransformConfig
+from mer_tfx.transform.preprocessing import FLOW_KEY, FRAMES_KEY
 
 from . import data
 from .config import TrainerConfig
@@ -27,6 +28,11 @@ from .selection import BestValidationEpoch, EpochProgress, selection_sentence
 from .signatures import make_signatures
 
 log = logging.getLogger(__name__)
+
+
+def model_input_key(config: TrainerConfig) -> str:
+    """The Transform output the configured model reads."""
+    return FLOW_KEY if config.reads_flow else FRAMES_KEY
 
 
 def fit_model(config: TrainerConfig, transform_config: TransformConfig, train: data.Clips,
@@ -47,12 +53,11 @@ def fit_model(config: TrainerConfig, transform_config: TransformConfig, train: d
         raise ValueError("epoch selection 'validation' needs clips of validation subjects "
                          "(drawn from the training subjects): add subjects, raise "
                          "validation_fraction, or use epoch_selection 'fixed'")
-    input_shape = (transform_config.steps, transform_config.image_size,
-                   transform_config.image_size, transform_config.channels)
+    input_shape = train.inputs.shape[1:]  # frames [T, S, S, C] or flow maps [F, F, 3]
     model = build_model(config.model, input_shape, num_classes, config.learning_rate)
     selection = None
     if config.uses_validation:
-        selection = BestValidationEpoch(validation.frames, validation.labels,
+        selection = BestValidationEpoch(validation.inputs, validation.labels,
                                         config.selection_metric,
                                         config.first_selectable_epoch,
                                         config.patience, config.batch_size)
@@ -93,9 +98,11 @@ def run_fn(fn_args):
     transform_config = TransformConfig.from_dict(fn_args.custom_config["transform"])
     config = TrainerConfig.from_dict(fn_args.custom_config["trainer"])
     raw_schema = io_utils.parse_pbtxt_file(fn_args.schema_file, schema_pb2.Schema())
-    tft_layer = tft.TFTransformOutput(fn_args.transform_output).transform_features_layer()
+    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    tft_layer = tft_output.transform_features_layer()
     clips = data.load_clips(
-        data.read_raw(fn_args.data_accessor, fn_args.train_files, raw_schema), tft_layer)
+        data.read_raw(fn_args.data_accessor, fn_args.train_files, raw_schema), tft_layer,
+        model_input_key(config))
     fraction = config.validation_fraction if config.uses_validation else 0
     train, validation, validation_subjects = data.split_train_validation(
         clips, fraction, config.seed)
@@ -104,8 +111,8 @@ def run_fn(fn_args):
                  validation_subjects)
     model, summary = fit_model(config, transform_config, train, validation,
                                log_dir=fn_args.model_run_dir)
-    signatures = make_signatures(model, tft_layer, raw_schema, transform_config.classes,
-                                 transform_config.label_key)
+    signatures = make_signatures(model, tft_output, raw_schema, transform_config.classes,
+                                 transform_config.label_key, model_input_key(config))
     model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)
     summary["validation_subjects"] = validation_subjects
     summary["model_selection"] = selection_sentence(summary)

@@ -30,6 +30,9 @@ class TransformConfig:
                                                 "steps 0, T//2, T-1; pad_truncate: the first T "
                                                 "frames, padded", choices=STRATEGIES)
     motion_channel: bool = option(True, "add each frame minus the onset frame as a channel")
+    flow_size: int = option(28, "flow and strain maps are resized to F x F in the graph (the "
+                                "flow models' input; 28 in STSTNet and OFF-ApexNet)",
+                            minimum=8, maximum=256)
     label_key: str = option("label", "record field that holds the class",
                             choices=LABEL_KEYS)
     classes: tuple = option((), "comma-separated class order (default: per label key)")

@@ -8,6 +8,10 @@ Outputs:
 - ``mask_xf`` float32 [B, T]: 1 for real steps, 0 for padding.
 - ``label_xf`` int64 [B]: index of the label in the configured class order, -1
   for a label outside it (dropped before training).
+- ``flow_xf`` float32 [B, F, F, 3], only when the configured model reads flow
+  (trainer.config.FLOW_MODELS): the stored onset->apex flow u, v and strain
+  (ingestion/flow.py), resized to F x F; u and v divided by their joint RMS (no
+  mean shift, so a mirrored flow is the negated u), strain standardised.
 
 Frames of any size are decoded and resized in the graph, so the same graph serves
 clips straight from a camera folder.
@@ -17,12 +21,16 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from mer_tfx.trainer.config import TrainerConfig
+
 from .config import TransformConfig
 from .temporal import frame_positions
 
 FRAMES_KEY = "frames_xf"
 MASK_KEY = "mask_xf"
 LABEL_KEY = "label_xf"
+FLOW_KEY = "flow_xf"
+FLOW_INPUTS = ("flow_u", "flow_v", "strain")  # the records' flow maps (ingestion/records.py)
 EPSILON = 1e-6
 STATISTIC_DIGITS = 5
 
@@ -79,8 +87,32 @@ def _standardise(values, mask5):
     return (values - mean) / std * tf.cast(mask5, tf.float32)
 
 
+def decode_flow(inputs, size: int):
+    """The stored maps (bytes of row-major float32) -> [B, size, size, 3] (u, v, strain)."""
+    maps = []
+    for name in FLOW_INPUTS:
+        values = tf.io.decode_raw(inputs[name], tf.float32, little_endian=True)
+        side = tf.cast(tf.round(tf.sqrt(tf.cast(tf.shape(values)[1], tf.float32))), tf.int32)
+        check = tf.debugging.assert_positive(
+            side, message="the records hold no flow maps (ingested with --no-flow): "
+                          "re-ingest with flow, or train a frame model")
+        with tf.control_dependencies([check]):
+            maps.append(tf.reshape(values, [-1, side, side]))
+    stacked = tf.stack(maps, axis=-1)
+    return tf.image.resize(stacked, [size, size], method="area")
+
+
+def _flow_inputs(inputs, size: int):
+    flow = decode_flow(inputs, size)
+    uv, strain = flow[..., :2], flow[..., 2:]
+    rms = tf.sqrt(significant(tft.mean(tf.square(uv))) + EPSILON)
+    strain_std = tf.sqrt(significant(tft.var(strain)) + EPSILON)
+    return tf.concat([uv / rms, (strain - significant(tft.mean(strain))) / strain_std], axis=-1)
+
+
 def preprocessing_fn(inputs, custom_config=None):
     config = TransformConfig.from_dict((custom_config or {}).get("transform"))
+    trainer = TrainerConfig.from_dict((custom_config or {}).get("trainer"))
     images, mask = gather_window(inputs["frames"], inputs["onset"], inputs["apex"], config)
     mask5 = tf.cast(mask, tf.float32)[:, :, None, None, None]
     channels = [_standardise(images, mask5)]
@@ -91,6 +123,8 @@ def preprocessing_fn(inputs, custom_config=None):
         FRAMES_KEY: tf.concat(channels, axis=-1),
         MASK_KEY: tf.cast(mask, tf.float32),
     }
+    if trainer.reads_flow:
+        outputs[FLOW_KEY] = _flow_inputs(inputs, config.flow_size)
     if config.label_key in inputs:
         outputs[LABEL_KEY] = label_index(inputs[config.label_key], config.classes)
     return outputs
