@@ -72,15 +72,25 @@ def choose_model(model_dir: str, pipeline_root: str | None = None) -> tuple[str,
     return trained, "trained, not pushed (not blessed)"
 
 
+def prediction_record(frames_dir: str, onset=None, apex=None, offset=None, size: int = 128,
+                      face_crop: bool = True, apex_options: dict | None = None):
+    """The clip as ingestion would convert it (``Converted``), flow maps included: every
+    model gets the features it was trained on."""
+    spec = clip_spec(frames_dir, onset, apex, offset)
+    converted = convert_clip(spec, size, face_crop, flow=True, **(apex_options or {}))
+    if isinstance(converted, Reject):
+        raise UserError(f"{frames_dir}: {converted.reason}: {converted.detail}")
+    return converted
+
+
 def predict_clip(model_dir: str, frames_dir: str, onset=None, apex=None, offset=None,
                  size: int = 128, face_crop: bool = True, pipeline_root: str | None = None,
                  apex_options: dict | None = None) -> dict:
     import tensorflow as tf
 
-    spec = clip_spec(frames_dir, onset, apex, offset)
-    converted = convert_clip(spec, size, face_crop, flow=True, **(apex_options or {}))
-    if isinstance(converted, Reject):
-        raise UserError(f"{frames_dir}: {converted.reason}: {converted.detail}")
+    converted = prediction_record(frames_dir, onset, apex, offset, size, face_crop,
+                                  apex_options)
+    spec = converted.spec
     model_path, status = choose_model(model_dir, pipeline_root)
     serve = tf.saved_model.load(model_path).signatures["serving_default"]
     outputs = serve(examples=tf.constant([converted.serialized]))
@@ -88,7 +98,7 @@ def predict_clip(model_dir: str, frames_dir: str, onset=None, apex=None, offset=
     probabilities = [float(p) for p in outputs["probabilities"].numpy()[0]]
     return {
         "model": model_path, "model_status": status, "clip": frames_dir, "frames": converted.num_frames,
-        "onset": spec.onset, "apex": converted.spec.apex, "apex_source": converted.apex_source,
+        "onset": spec.onset, "apex": spec.apex, "apex_source": converted.apex_source,
         "offset": spec.offset,
         "face_detected": converted.face_detected,
         "predicted_class": outputs["class_names"].numpy()[0].decode(),

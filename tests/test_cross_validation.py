@@ -99,7 +99,9 @@ def _records_by_subject(settings):
 
 @pytest.mark.slow
 def test_composite_cv_converts_once_and_pools_per_dataset(tmp_path):
-    """MEGC-style composite of three synthetic layouts, 3 subject groups."""
+    """MEGC-style composite of three synthetic layouts, 3 subject groups, with STSTNet (the
+    field's composite model) reading the stored onset->apex flow; then OFF-ApexNet is
+    trained a few steps on the same transform graph and serves raw records."""
     import tensorflow as tf
     import tensorflow_model_analysis as tfma
 
@@ -115,7 +117,8 @@ def test_composite_cv_converts_once_and_pools_per_dataset(tmp_path):
                         seed=seed, frame_size=64, progress=False)
         sources.append([layout, data.root] + ([data.annotations] if data.annotations else []))
     settings = PipelineSettings.from_dict(
-        {**TINY, "sources": sources, "output": str(tmp_path / "cv")}).replace(**PRESETS["megc2019"])
+        {**TINY, "sources": sources, "output": str(tmp_path / "cv")}).replace(
+        **PRESETS["megc2019"], **{"trainer.model": "ststnet"})
     summary = run_cross_validation(settings, "kfold", folds=3)
 
     # the frames were converted once for all folds (ML Metadata of the CV)
@@ -169,6 +172,51 @@ def test_composite_cv_converts_once_and_pools_per_dataset(tmp_path):
     again = run_cross_validation(settings, "kfold", folds=3)
     assert again["overall"] == summary["overall"]
     assert metadata.executed_count(store, settings.pipeline_name, "Trainer") == 3
+
+    records = [r for rs in by_subject.values() for r in rs]
+    _off_apexnet_trains_exports_and_serves(settings, records, tmp_path / "off_apexnet")
+
+
+def _off_apexnet_trains_exports_and_serves(settings, records, folder):
+    import dataclasses
+    import glob
+
+    import tensorflow as tf
+    import tensorflow_transform as tft
+    from tfx_bsl.tfxio import tensor_representation_util
+
+    from mer_tfx.schemas import load_schema
+    from mer_tfx.trainer import data
+    from mer_tfx.trainer.signatures import make_signatures
+    from mer_tfx.trainer.task import fit_model
+    from mer_tfx.transform.preprocessing import FLOW_KEY
+
+    graph = sorted(glob.glob(os.path.join(settings.pipeline_root, "Transform",
+                                          "transform_graph", "*")))[-1]
+    tft_output = tft.TFTransformOutput(graph)
+    schema = load_schema()
+    context_spec, sequence_spec = \
+        tensor_representation_util.CreateTfSequenceExampleParserConfig(schema)
+    context, sequence, _ = tf.io.parse_sequence_example(tf.constant(records), context_spec,
+                                                        sequence_spec)
+    clips = data.load_clips(tf.data.Dataset.from_tensors({**context, **sequence}),
+                            tft_output.transform_features_layer(), FLOW_KEY)
+    assert clips.inputs.shape[1:] == (28, 28, 3)
+    config = dataclasses.replace(settings.trainer, model="off_apexnet", epochs=2,
+                                 epoch_selection="fixed")
+    model, summary = fit_model(config, settings.transform, clips)
+    assert summary["parameters"] == 2_664_475 and summary["epochs_run"] == 2
+    model.save(str(folder), save_format="tf", signatures=make_signatures(
+        model, tft_output, schema, settings.class_names, settings.transform.label_key,
+        FLOW_KEY))
+    serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
+    probabilities = serve(examples=tf.constant(records[:4]))["probabilities"].numpy()
+    assert probabilities.shape == (4, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    # the served model sees exactly the flow the Trainer trained on
+    direct = tft_output.transform_features_layer()(
+        {k: v[:4] for k, v in {**context, **sequence}.items()})[FLOW_KEY]
+    np.testing.assert_allclose(probabilities, model(direct, training=False).numpy(), atol=1e-5)
 
 
 @pytest.mark.slow

@@ -88,3 +88,33 @@ def test_apex_outside_the_clip_is_rejected(tmp_path):
     with pytest.raises(UserError, match="outside"):
         clip_spec(str(tmp_path / "c"), onset=5, apex=12, offset=9)
     assert clip_spec(str(tmp_path / "c")).apex == 7
+
+
+def test_predict_builds_the_same_flow_maps_as_ingestion(tmp_path):
+    """A served flow model gets exactly the input it was trained on: predict's record
+    and the ingested record of one clip carry identical flow, strain and frames."""
+    import tensorflow as tf
+
+    from mer_tfx.ingestion.clips import ClipSpec
+    from mer_tfx.ingestion.convert import convert_clip
+    from mer_tfx.ingestion.readers import read_annotations
+    from mer_tfx.predict import prediction_record
+    from mer_tfx.synthetic import generate
+
+    data = generate("casme2", str(tmp_path), subjects=1, clips_per_class=1, seed=4,
+                    frame_size=96, progress=False)
+    spec = next(r for r in read_annotations("casme2", data.root, data.annotations)
+                if isinstance(r, ClipSpec))
+    ingested = convert_clip(spec, size=64)
+    predicted = prediction_record(spec.clip_dir, spec.onset, spec.apex, spec.offset, size=64)
+
+    def features(record):
+        example = tf.train.SequenceExample.FromString(record)
+        return example.context.feature, example.feature_lists.feature_list["frames"]
+
+    (ingested_context, ingested_frames), (predicted_context, predicted_frames) = (
+        features(ingested.serialized), features(predicted.serialized))
+    for name in ("flow_u", "flow_v", "strain", "apex"):
+        assert ingested_context[name] == predicted_context[name], name
+    assert len(ingested_context["flow_u"].bytes_list.value[0]) > 0
+    assert ingested_frames == predicted_frames
