@@ -1,12 +1,14 @@
 """Per-model figures on synthetic data: parameters, training speed, serving latency, UF1/UAR.
 
 One real pipeline run (ingestion, statistics, Transform, default model, TFMA) gives
-the transform graph and the subject splits; then every model is fitted with the
-Trainer's own ``fit_model`` on the same training/validation subjects, for several
-seeds (small data: one seed is noise), and scored on the held-out eval subjects
-(argmax UF1/UAR; the test suite checks these equal TFMA's). Serving latency is the
-exported ``serving_default`` signature on one raw clip record at a time (PNG
-decode + transform + model), on CPU.
+the records and the subject splits; a transform graph with the flow output too is
+analysed on the same training subjects (bench/loso_fits.py), then every model is
+fitted with the Trainer's own ``fit_model`` on the same training/validation
+subjects, for several seeds (small data: one seed is noise), and scored on the
+held-out eval subjects (argmax UF1/UAR; the test suite checks these equal TFMA's).
+Frame models read frames_xf, flow models (STSTNet, OFF-ApexNet) flow_xf. Serving
+latency is the exported ``serving_default`` signature on one raw clip record at a
+time (PNG and flow decode + transform + model), on CPU.
 
     python bench/models.py [--subjects 12] [--clips-per-class 4] [--seeds 3]
 """
@@ -18,16 +20,17 @@ import glob
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import mer_tfx  # noqa: F401
 import numpy as np
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
-import tensorflow_transform as tft
 from sklearn.metrics import f1_score, recall_score
-from tfx_bsl.public import tfxio
 
 from mer_tfx.evaluation.layout import newest
 from mer_tfx.pipeline.configs import EvaluateSettings, PipelineSettings
@@ -35,28 +38,23 @@ from mer_tfx.pipeline.local_runner import run
 from mer_tfx.schemas import load_schema
 from mer_tfx.synthetic import generate
 from mer_tfx.trainer import data
-from mer_tfx.trainer.config import MODEL_NAMES
+from mer_tfx.trainer.config import FLOW_MODELS, MODEL_NAMES
 from mer_tfx.trainer.models import REFERENCE_INPUTS, build_model
 from mer_tfx.trainer.signatures import make_signatures
-from mer_tfx.trainer.task import fit_model
+from mer_tfx.trainer.task import fit_model, model_input_key
+
+from loso_fits import analyse, transformed  # noqa: E402
 
 
 def latest(root, component, output):
     return newest(os.path.join(root, component, output))
 
 
-def raw_split(examples_dir, split, schema):
-    source = tfxio.TFSequenceExampleRecord(
-        file_pattern=glob.glob(os.path.join(examples_dir, f"Split-{split}", "*.gz")),
-        schema=schema, telemetry_descriptors=["bench"])
-    return source.TensorFlowDataset(tfxio.TensorFlowDatasetOptions(
-        batch_size=data.READ_BATCH, shuffle=False, num_epochs=1))
-
-
-def serving_latency(model, tft_layer, schema, transform_config, records, repeats: int):
+def serving_latency(model, tft_output, schema, transform_config, records, repeats: int,
+                    key: str):
     folder = tempfile.mkdtemp(prefix="mer_bench_model_")
     model.save(folder, save_format="tf", signatures=make_signatures(
-        model, tft_layer, schema, transform_config.classes, transform_config.label_key))
+        model, tft_output, schema, transform_config.classes, transform_config.label_key, key))
     serve = tf.saved_model.load(folder).signatures["serving_default"]
     serve(examples=tf.constant(records[:1]))  # warm up
     times = []
@@ -97,38 +95,45 @@ def main(argv=None):
     tf.config.experimental.enable_op_determinism()
     schema = load_schema()
     transform_config = settings.transform
-    tft_layer = tft.TFTransformOutput(latest(root, "Transform", "transform_graph")) \
-        .transform_features_layer()
     examples = latest(root, "SubjectSplit", "split_examples")
-    train, validation, _ = data.split_train_validation(
-        data.load_clips(raw_split(examples, "train", schema), tft_layer),
-        settings.validation_fraction, settings.seed)
-    evaluation = data.load_clips(raw_split(examples, "eval", schema), tft_layer)
-    truth = evaluation.labels
-    records = [r.numpy() for r in tf.data.TFRecordDataset(
-        glob.glob(os.path.join(examples, "Split-eval", "*.gz")), compression_type="GZIP")]
+
+    def split_records(split):
+        return [r.numpy() for r in tf.data.TFRecordDataset(
+            glob.glob(os.path.join(examples, f"Split-{split}", "*.gz")),
+            compression_type="GZIP")]
+
+    train_records, records = split_records("train"), split_records("eval")
+    tft_output = analyse(train_records, settings.replace(**{"trainer.model": FLOW_MODELS[0]}),
+                         os.path.join(work, "graph"))
 
     rows = []
     base_config = settings.trainer
     for name in args.models.split(","):
         scores, speed, epochs = [], [], []
+        key = model_input_key(dataclasses.replace(base_config, model=name))
+        train, validation, _ = data.split_train_validation(
+            transformed(train_records, tft_output, key),
+            base_config.validation_fraction, base_config.seed)
+        evaluation = transformed(records, tft_output, key)
+        truth = evaluation.labels
         for seed in range(args.seeds):
             config = dataclasses.replace(base_config, model=name, seed=seed)
             model, summary = fit_model(config, transform_config, train, validation)
-            predicted = model.predict(evaluation.frames, batch_size=32, verbose=0).argmax(axis=1)
+            predicted = model.predict(evaluation.inputs, batch_size=32, verbose=0).argmax(axis=1)
             scores.append((f1_score(truth, predicted, average="macro"),
                            recall_score(truth, predicted, average="macro")))
             speed.append(summary["train_clips_per_second"])
             epochs.append(summary["kept_epoch"])
             if seed == 0:
-                p50, p95 = serving_latency(model, tft_layer, schema, transform_config, records,
-                                           args.latency_repeats)
+                p50, p95 = serving_latency(model, tft_output, schema, transform_config, records,
+                                           args.latency_repeats, key)
                 parameters = summary["parameters"]
             tf.keras.backend.clear_session()
         reference = None
         if name in REFERENCE_INPUTS:
             reference = build_model(name, REFERENCE_INPUTS[name],
-                                    8 if name == "thesis_cnn_bilstm" else 5).count_params()
+                                    {"thesis_cnn_bilstm": 8, "parallel_cnn_lstm": 5}.get(name, 3)
+                                    ).count_params()
             tf.keras.backend.clear_session()
         rows.append({"model": name, "parameters": parameters,
                      "parameters_at_reference_input": reference,
@@ -142,7 +147,9 @@ def main(argv=None):
     print(f"\nsynthetic casme2 layout: {args.subjects} subjects x {args.clips_per_class} clips "
           f"x 5 classes ({len(truth)} eval clips of held-out subjects); input "
           f"{transform_config.steps} x {transform_config.image_size} x "
-          f"{transform_config.image_size} x {transform_config.channels} for every model; "
+          f"{transform_config.image_size} x {transform_config.channels} for frame models, "
+          f"{transform_config.flow_size} x {transform_config.flow_size} x 3 flow for "
+          f"{', '.join(FLOW_MODELS)}; "
           f"{args.seeds} seeds; {os.cpu_count()} CPU cores")
     print(f"pipeline run (default model, all components): {pipeline_seconds:.0f} s; TFMA: "
           f"UF1 {overall['uf1']['doubleValue']:.3f}, UAR {overall['uar']['doubleValue']:.3f}")

@@ -53,6 +53,7 @@ class MerExampleGenSpec(types.ComponentSpec):
         "apex_fallback": ExecutionParameter(type=str),  # spot | midpoint
         "apex_from": ExecutionParameter(type=str),  # annotation | spotting
         "flow": ExecutionParameter(type=int),  # 1: store onset->apex flow and strain
+        "register": ExecutionParameter(type=int),  # 1: crops registered onto the onset
         "label_key": ExecutionParameter(type=str),
         "classes": ExecutionParameter(type=str),  # JSON list; empty -> keep every label
         # Hash of the annotation files and the frame files: new data -> no cache hit.
@@ -124,7 +125,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                      extra={"datasets": [s.dataset for s in sources]},
                      convert_options={"apex_fallback": exec_properties["apex_fallback"],
                                       "apex_from": exec_properties["apex_from"],
-                                      "flow": bool(exec_properties.get("flow", 1))})
+                                      "flow": bool(exec_properties.get("flow", 1)),
+                                      "register": bool(exec_properties.get("register", 1))})
                  | "Serialize" >> beam.Map(lambda c: c.serialized)
                  | "Write" >> beam.io.WriteToTFRecord(
                      os.path.join(artifact_utils.get_split_uri([examples], ALL),
@@ -150,12 +152,13 @@ class MerExampleGen(base_beam_component.BaseBeamComponent):
     def __init__(self, sources: list, frame_size: int = 128, face_crop: bool = True,
                  label_key: str = "label", classes: list | None = None,
                  fingerprint_local_data: bool = True, apex_fallback: str = "spot",
-                 apex_from: str = "annotation", flow: bool = True):
+                 apex_from: str = "annotation", flow: bool = True, register: bool = True):
         sources = [s if isinstance(s, Source) else Source.from_row(s) for s in sources]
         super().__init__(MerExampleGenSpec(
             sources=json.dumps([s.to_row() for s in sources]),
             frame_size=frame_size, face_crop=int(face_crop), label_key=label_key,
             apex_fallback=apex_fallback, apex_from=apex_from, flow=int(flow),
+            register=int(register),
             classes=json.dumps(list(classes or [])),
             input_fingerprint=sources_fingerprint(sources, fingerprint_local_data),
             **{EXAMPLES_KEY: types.Channel(type=standard_artifacts.Examples),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from . import fileio
-from .apex import spot_apex
+from .apex import registered, spot_apex
 from .clips import MAX_CLIP_FRAMES, ClipSpec, Reject
 from .flow import clip_flow
 from .frames import FrameError, crop_resize, decode_gray, encode_png, face_box
@@ -51,10 +51,14 @@ def choose_apex(spec: ClipSpec, crops: list, apex_fallback: str = "spot",
 
 def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True,
                  apex_fallback: str = "spot", apex_from: str = "annotation",
-                 flow: bool = True) -> Converted | Reject:
-    """Read frames onset..offset (inclusive), crop to the onset face, resize, encode;
-    spot the apex where the annotation has none (``choose_apex``); with ``flow``, the
-    onset->apex optical flow and strain (ingestion/flow.py)."""
+                 flow: bool = True, register: bool = True,
+                 flow_algorithm: str = "tvl1") -> Converted | Reject:
+    """Read frames onset..offset (inclusive), crop to the onset face, resize; with
+    ``register``, move every crop onto the onset crop (its global shift, i.e. head
+    movement, removed: ingestion/apex.py); encode; spot the apex where the annotation
+    has none (``choose_apex``); with ``flow``, the onset->apex optical flow and strain
+    (ingestion/flow.py; ``flow_algorithm`` only for benchmarks: records and models
+    assume TV-L1)."""
     span = spec.offset - spec.onset + 1
     if span > MAX_CLIP_FRAMES:
         return Reject(spec.row, spec.clip_id, "too_many_frames",
@@ -85,13 +89,16 @@ def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True,
                                  f"{path}: {gray.shape[1]}x{gray.shape[0]} differs from the "
                                  f"onset frame's {first_shape[1]}x{first_shape[0]}")
             crops.append(crop_resize(gray, box, size))
+        if register:
+            crops = [crops[0]] + [registered(crops[0], crop) for crop in crops[1:]]
         encoded = [encode_png(crop) for crop in crops]
     except FrameError as error:
         return Reject(spec.row, spec.clip_id, error.reason, error.detail)
     except OSError as error:
         return Reject(spec.row, spec.clip_id, "unreadable_frame", str(error))
     spec, apex_source = choose_apex(spec, crops, apex_fallback, apex_from)
-    maps = clip_flow(crops[0], crops[spec.apex - spec.onset]) if flow else None
+    maps = (clip_flow(crops[0], crops[spec.apex - spec.onset], flow_algorithm,
+                      register=not register) if flow else None)
     example = build_sequence_example(spec, wanted, encoded, face_detected, apex_source, maps)
     return Converted(spec, example.SerializeToString(deterministic=True), len(encoded),
                      face_detected, apex_source)

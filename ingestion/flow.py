@@ -76,10 +76,13 @@ def flow_features(onset: np.ndarray, apex: np.ndarray, size: int,
             "strain": resized(strain)}
 
 
-def clip_flow(onset: np.ndarray, apex: np.ndarray, algorithm: str = "tvl1") -> dict:
+def clip_flow(onset: np.ndarray, apex: np.ndarray, algorithm: str = "tvl1",
+              register: bool = True) -> dict:
     """The stored maps of one clip: flow and strain from the onset crop to the apex crop
-    registered onto it, at FLOW_SIZE x FLOW_SIZE."""
-    return flow_features(onset, registered(onset, apex), FLOW_SIZE, algorithm)
+    registered onto it (``register=False``: the apex crop is registered already), at
+    FLOW_SIZE x FLOW_SIZE."""
+    return flow_features(onset, registered(onset, apex) if register else apex, FLOW_SIZE,
+                         algorithm)
 
 
 def encode_map(values: np.ndarray) -> bytes:

@@ -32,6 +32,12 @@ def _add_synth(subparsers):
     parser.add_argument("--no-signal", action="store_true",
                         help="motion independent of the label: a leakage guard (any protocol "
                              "should score near chance on it)")
+    parser.add_argument("--face", choices=("drawn", "photo"), default="drawn",
+                        help="drawn: OpenCV-drawn faces; photo: a real portrait photo (hair, "
+                             "glasses, wrinkles) warped by each class's local motion")
+    parser.add_argument("--jitter", type=float, default=1.0,
+                        help="head movement between frames, times the default (up to 1 px "
+                             "at 200-px frames); 0 for none")
     parser.set_defaults(handler=_synth)
 
 
@@ -41,7 +47,7 @@ def _synth(args, _beam_args):
     result = generate(args.layout, args.out, subjects=args.subjects,
                       clips_per_class=args.clips_per_class, seed=args.seed,
                       frame_size=args.frame_size, inject_faults=args.inject_faults,
-                      no_signal=args.no_signal)
+                      no_signal=args.no_signal, face=args.face, jitter=args.jitter)
     print(json.dumps({"layout": result.layout, "root": result.root,
                       "annotations": result.annotations, "clips": len(result.clips)}, indent=2))
     return 0
@@ -50,7 +56,7 @@ def _synth(args, _beam_args):
 # The data a job reads, and the ingestion settings a stand-alone ingest takes.
 DATA_SETTINGS = ("dataset", "root", "annotations", "sources")
 INGEST_SETTINGS = ("ingest.crop_size", "ingest.face_crop", "ingest.apex_fallback",
-                   "ingest.apex_from", "ingest.flow")
+                   "ingest.apex_from", "ingest.register", "ingest.flow")
 # predict always computes the flow maps: a flow model needs them, others ignore them
 PREDICT_SETTINGS = tuple(s for s in INGEST_SETTINGS if s != "ingest.flow")
 BEAM_HELP = ("Beam pipeline options go behind --beam-arg (--beam-arg=--runner=DataflowRunner, "
@@ -252,8 +258,9 @@ def _predict(args, _beam_args):
     result = predict_clip(args.model, args.frames, args.onset, args.apex, args.offset,
                           size=ingest.crop_size, face_crop=ingest.face_crop,
                           pipeline_root=args.pipeline_root,
-                          apex_options={"apex_fallback": ingest.apex_fallback,
-                                        "apex_from": ingest.apex_from})
+                          convert_options={"apex_fallback": ingest.apex_fallback,
+                                           "apex_from": ingest.apex_from,
+                                           "register": ingest.register})
     print(json.dumps(result, indent=2))
     return 0
 

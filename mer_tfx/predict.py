@@ -73,11 +73,11 @@ def choose_model(model_dir: str, pipeline_root: str | None = None) -> tuple[str,
 
 
 def prediction_record(frames_dir: str, onset=None, apex=None, offset=None, size: int = 128,
-                      face_crop: bool = True, apex_options: dict | None = None):
+                      face_crop: bool = True, convert_options: dict | None = None):
     """The clip as ingestion would convert it (``Converted``), flow maps included: every
     model gets the features it was trained on."""
     spec = clip_spec(frames_dir, onset, apex, offset)
-    converted = convert_clip(spec, size, face_crop, flow=True, **(apex_options or {}))
+    converted = convert_clip(spec, size, face_crop, **{**(convert_options or {}), "flow": True})
     if isinstance(converted, Reject):
         raise UserError(f"{frames_dir}: {converted.reason}: {converted.detail}")
     return converted
@@ -85,11 +85,11 @@ def prediction_record(frames_dir: str, onset=None, apex=None, offset=None, size:
 
 def predict_clip(model_dir: str, frames_dir: str, onset=None, apex=None, offset=None,
                  size: int = 128, face_crop: bool = True, pipeline_root: str | None = None,
-                 apex_options: dict | None = None) -> dict:
+                 convert_options: dict | None = None) -> dict:
     import tensorflow as tf
 
     converted = prediction_record(frames_dir, onset, apex, offset, size, face_crop,
-                                  apex_options)
+                                  convert_options)
     spec = converted.spec
     model_path, status = choose_model(model_dir, pipeline_root)
     serve = tf.saved_model.load(model_path).signatures["serving_default"]

@@ -37,6 +37,9 @@ class IngestSettings:
     apex_from: str = option("annotation", "annotation: the annotated apex where usable; "
                                           "spotting: spot every clip's apex",
                             choices=APEX_FROM)
+    register: bool = option(True, "move every face crop onto the onset crop before storing "
+                                  "(phase correlation: removes head movement, which on real "
+                                  "clips is larger than the expression)")
     flow: bool = option(True, "store each clip's onset->apex optical flow and strain "
                               "(flow_u, flow_v, strain; --no-flow skips it, and the flow "
                               "models cannot train on such records)")
@@ -53,7 +56,7 @@ class IngestSettings:
     def convert_options(self) -> dict:
         """The per-clip options of ingestion's convert_clip (apex and flow)."""
         return {"apex_fallback": self.apex_fallback, "apex_from": self.apex_from,
-                "flow": self.flow}
+                "flow": self.flow, "register": self.register}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -57,13 +57,16 @@ class SynthResult:
 class _Writer:
     """Writes the frames of one folder and turns its events into Records."""
 
-    def __init__(self, layout, root, seed, subjects, no_signal: bool = False):
+    def __init__(self, layout, root, seed, subjects, no_signal: bool = False,
+                 face: str = "drawn", jitter: float = 1.0):
         self.layout = layout
         self.root = root
         self.seed = seed
         self.subjects = subjects  # index -> faces.Subject
         self.used = {}  # subject index -> set of folder names in use
         self.no_signal = no_signal
+        self.face = face
+        self.jitter = jitter
 
     def folder(self, index, clip, labels, clip_index):
         layout = self.layout
@@ -71,7 +74,7 @@ class _Writer:
         name = layout.subject_name(index)
         rng = video.clip_rng(self.seed, index, clip_index)
         clip_video = video.render(subject, rng, labels, layout.fps, layout.colour, layout.lead,
-                                  self.no_signal)
+                                  self.no_signal, self.face, self.jitter)
         start = layout.start_number(rng)
         records = [Record(subject=index, subject_name=name, clip=clip, label=event.label,
                           onset=start + event.onset, apex=start + event.apex,
@@ -145,14 +148,23 @@ def _smic_rows(layout, root, records):
 
 def generate(layout: str, out_dir: str, subjects: int = 6, clips_per_class: int = 2,
              seed: int = 0, frame_size: int = 200, inject_faults: bool = False,
-             progress: bool = True, no_signal: bool = False) -> SynthResult:
+             progress: bool = True, no_signal: bool = False, face: str = "drawn",
+             jitter: float = 1.0) -> SynthResult:
     """Write a synthetic dataset in ``layout`` under ``out_dir``; see SynthResult.
 
     ``subjects`` people x ``clips_per_class`` clips of every class of the layout,
     frames ``frame_size`` pixels high.  ``inject_faults`` adds one bad row or
     damaged clip folder per reject reason.  ``no_signal`` makes every clip's motion
-    independent of its label (a leakage guard).  Same arguments, same bytes.
+    independent of its label (a leakage guard).  ``face="photo"`` draws every frame
+    from a real portrait photo (synthetic/photo_faces.py: hair, glasses, wrinkles)
+    instead of the drawn faces; ``jitter`` scales the head movement between frames
+    (1: up to 1 px at 200-px frames; 0: none).  Same arguments, same bytes.
     """
+    if face not in video.FACES:
+        raise SynthError(f"unknown face {face!r}; use one of {', '.join(video.FACES)}")
+    if not 0 <= float(jitter) <= 10:
+        raise SynthError(f"jitter must be between 0 and 10 (times the default head "
+                         f"movement), got {jitter}")
     if layout not in LAYOUT_CLASSES:
         raise SynthError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUT_CLASSES)}")
     subjects = _integer("subjects", subjects, 1)
@@ -168,7 +180,7 @@ def generate(layout: str, out_dir: str, subjects: int = 6, clips_per_class: int 
     os.makedirs(root, exist_ok=True)
 
     people = {}
-    writer = _Writer(spec, root, seed, people, no_signal)
+    writer = _Writer(spec, root, seed, people, no_signal, face, float(jitter))
     records = []
     for index in range(subjects):
         people[index] = faces.sample_subject(video.subject_rng(seed, index), index, frame_size)
@@ -211,7 +223,8 @@ def generate(layout: str, out_dir: str, subjects: int = 6, clips_per_class: int 
     if spec.name == "smic":
         result.clips.sort(key=lambda c: c["row"])
     _write_manifest(result, seed=seed, subjects=subjects, clips_per_class=clips_per_class,
-                    frame_size=frame_size, inject_faults=inject_faults, no_signal=no_signal)
+                    frame_size=frame_size, inject_faults=inject_faults, no_signal=no_signal,
+                    face=face, jitter=float(jitter))
     return result
 
 

@@ -358,13 +358,14 @@ def to_colour(gray: np.ndarray, subject: Subject) -> np.ndarray:
 class Jitter:
     """Small smooth frame-to-frame movement: AR(1) translation of the whole frame.
 
-    Standard deviation ~0.25 px and never more than 1 px (at 200-px frames), like a
-    head that is kept still, filmed by a camera that is not quite.
+    With ``scale`` 1: standard deviation ~0.25 px and never more than 1 px (at 200-px
+    frames), like a head that is kept still, filmed by a camera that is not quite;
+    ``scale`` multiplies both (0: no movement).
     """
 
-    def __init__(self, rng, frame_size: int):
+    def __init__(self, rng, frame_size: int, scale: float = 1.0):
         self.rng = rng
-        self.limit = frame_size / REF
+        self.limit = scale * frame_size / REF
         self.state = np.zeros(2)
 
     def next(self) -> tuple:

@@ -9,7 +9,9 @@ import dataclasses
 
 import numpy as np
 
-from . import faces, motion
+from . import faces, motion, photo_faces
+
+FACES = ("drawn", "photo")  # faces.py (OpenCV drawings) or photo_faces.py (a real photo)
 
 NEUTRAL = motion.NEUTRAL_FRAMES
 
@@ -78,28 +80,46 @@ def plan(rng, labels, fps: int, lead: bool = True, no_signal: bool = False):
 
 
 def render(subject: faces.Subject, rng, labels, fps: int, colour: bool,
-           lead: bool = True, no_signal: bool = False) -> Video:
+           lead: bool = True, no_signal: bool = False, face: str = "drawn",
+           jitter: float = 1.0) -> Video:
     """A video of ``subject`` acting out ``labels`` one after the other.
 
+    ``face``: one of FACES; ``jitter``: head movement, as a multiple of faces.Jitter's.
     The frames are drawn lazily (one in memory at a time) from their own random
     stream, so ``rng`` may be used for other things before they are consumed.
     """
     events, length = plan(rng, labels, fps, lead, no_signal)
-    look = faces.sample_look(rng, subject)
+    if face == "photo":
+        renderer = photo_faces.PhotoRenderer(subject, rng)
+    else:
+        renderer = _ShapeRenderer(faces.ClipRenderer(subject, faces.sample_look(rng, subject)))
     frame_rng = np.random.default_rng(int(rng.integers(2**63)))
-    return Video(_frames(subject, look, events, length, colour, frame_rng), events, length)
+    return Video(_frames(subject, renderer, events, length, colour, frame_rng, jitter),
+                 events, length)
 
 
-def _frames(subject, look, events, length, colour, rng):
-    renderer = faces.ClipRenderer(subject, look)
-    jitter = faces.Jitter(rng, subject.height)
-    for index in range(length):
+class _ShapeRenderer:
+    """faces.ClipRenderer driven by motion amounts (it moves shape parameters)."""
+
+    def __init__(self, renderer: faces.ClipRenderer):
+        self.renderer = renderer
+
+    def render(self, motions: dict, jitter, rng):
         deltas = {}
+        for name, amount in motions.items():
+            for key, value in motion.deltas(name, amount).items():
+                deltas[key] = deltas.get(key, 0.0) + value
+        return self.renderer.render(deltas, jitter, rng)
+
+
+def _frames(subject, renderer, events, length, colour, rng, jitter_scale):
+    jitter = faces.Jitter(rng, subject.height, jitter_scale)
+    for index in range(length):
+        motions = {}
         for event in events:
             strength = motion.profile(index, event.onset, event.apex, event.offset)
             if strength > 0:
-                for name, value in motion.deltas(event.motion,
-                                                 strength * event.amplitude).items():
-                    deltas[name] = deltas.get(name, 0.0) + value
-        gray = renderer.render(deltas, jitter.next(), rng)
+                motions[event.motion] = motions.get(event.motion, 0.0) + \
+                    strength * event.amplitude
+        gray = renderer.render(motions, jitter.next(), rng)
         yield faces.to_colour(gray, subject) if colour else gray

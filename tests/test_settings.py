@@ -122,3 +122,13 @@ def test_every_setting_has_one_flag_and_one_variable():
     variables = [v for leaf in leaves for v in leaf.envs]
     assert len(flags) == len(set(flags)) and len(variables) == len(set(variables))
     assert all(leaf.meta.get("help") for leaf in leaves)
+
+
+def test_a_flow_model_on_records_without_flow_is_refused_with_the_fix(capsys):
+    with pytest.raises(SettingsError, match="drop --no-flow"):
+        PipelineSettings().replace(**{"trainer.model": "ststnet", "ingest.flow": False})
+    assert PipelineSettings().replace(**{"trainer.model": "ststnet"}).ingest.flow
+    done = main(["run", "--output", "x", "--dataset", "smic", "--root", "x", "--model",
+                 "off_apexnet", "--no-flow",
+                 "--print-settings"])
+    assert done != 0 and "drop --no-flow" in capsys.readouterr().err
