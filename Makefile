@@ -42,7 +42,9 @@ test-fast: install
 
 bench: install
 	$(BIN)/python bench/ingest_throughput.py
+	$(BIN)/python bench/flow.py
 	$(BIN)/python bench/models.py
+	$(BIN)/python bench/real_texture.py
 	$(BIN)/python bench/demo_seeds.py
 	$(BIN)/python bench/protocols.py
 

@@ -43,6 +43,7 @@ from mer_tfx.trainer.models import REFERENCE_INPUTS, build_model
 from mer_tfx.trainer.signatures import make_signatures
 from mer_tfx.trainer.task import fit_model, model_input_key
 
+from figures import mean_sd  # noqa: E402
 from loso_fits import analyse, transformed  # noqa: E402
 
 
@@ -64,10 +65,6 @@ def serving_latency(model, tft_output, schema, transform_config, records, repeat
         times.append((time.perf_counter() - started) * 1000)
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
-
-def mean_sd(values):
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.3f}±{sd:.3f}"
 
 
 def main(argv=None):
@@ -159,8 +156,8 @@ def main(argv=None):
         ref = row["parameters_at_reference_input"]
         print(f"{row['model']:<18s} {row['parameters']:>10,d} {(f'{ref:,d}' if ref else '-'):>11s}"
               f" {row['train_clips_per_s']:>13.1f} {row['serving_ms_p50']:>12.1f} "
-              f"{row['serving_ms_p95']:>7.1f} {mean_sd(row['uf1']):>12s} "
-              f"{mean_sd(row['uar']):>12s}")
+              f"{row['serving_ms_p95']:>7.1f} {mean_sd(row['uf1'], '±'):>12s} "
+              f"{mean_sd(row['uar'], '±'):>12s}")
     base = rows[0]
     for row in rows[1:]:
         print(f"{base['model']} vs {row['model']}: {row['parameters'] / base['parameters']:.0f}x "

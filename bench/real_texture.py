@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from sklearn.metrics import f1_score, recall_score  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
+from figures import mean_sd  # noqa: E402
 from loso_fits import context_value, loso_predictions  # noqa: E402
 from mer_tfx.datasets import Source  # noqa: E402
 from mer_tfx.ingestion.apex import registered  # noqa: E402
@@ -106,10 +106,6 @@ def scores(truth, predicted):
             recall_score(truth, predicted, labels=present, average="macro", zero_division=0))
 
 
-def mean_sd(values):
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.3f} ± {sd:.3f}"
-
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -153,9 +149,11 @@ def main(argv=None):
                [scores(*baseline_predictions(records, classes))]}
     print(f"baseline: UF1 {results[next(iter(results))][0][0]:.3f}", flush=True)
     started = time.perf_counter()
-    models = args.models.split(",")
-    truth, predicted = loso_predictions(records, settings, models, list(range(args.seeds)),
-                                        progress=lambda line: print(line, flush=True))
+    models = [name for name in args.models.split(",") if name]
+    if models:
+        truth, predicted = loso_predictions(records, settings, models,
+                                            list(range(args.seeds)),
+                                            progress=lambda line: print(line, flush=True))
     for name in models:
         results[name] = [scores(truth, predicted[(name, seed)]) for seed in range(args.seeds)]
     seconds = time.perf_counter() - started

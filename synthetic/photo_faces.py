@@ -45,7 +45,7 @@ assert set(MOTION_FIELDS) == set(motion.MOTIONS), "every motion needs a photo fi
 REGION_SIGMA = 0.07  # of the face width
 # The motions' amplitudes (motion.AMPLITUDE_PX, 2.5-4 px at 200-px frames) are scaled
 # by this: on photo faces a micro-expression moves about as far as the head jitters.
-MOTION_SCALE = 0.5
+MOTION_SCALE = 0.3
 # Per subject: the face's features sit up to this (face fraction) away from the
 # photo's, and the whole face is reshaped by a smooth random warp of up to
 # RESHAPE of the face width: one photo, people of different face geometry.

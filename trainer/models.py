@@ -45,7 +45,10 @@ REFERENCE_INPUTS = {
 }
 
 
-def _compile(model, optimizer):
+def _classifier(inputs, features, num_classes: int, name: str, optimizer):
+    """The compiled model: ``features`` -> softmax over the classes."""
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(features)
+    model = keras.Model(inputs, outputs, name=name)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
                   metrics=["sparse_categorical_accuracy"])
     return model
@@ -61,9 +64,8 @@ def thesis_cnn_bilstm(input_shape, num_classes, learning_rate=None):
     x = layers.Bidirectional(layers.LSTM(64))(x)
     x = layers.Dropout(0.5)(x)
     x = layers.Dense(64, activation="relu")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
-    model = keras.Model(inputs, outputs, name="thesis_cnn_bilstm")
-    return _compile(model, keras.optimizers.Adam(learning_rate or 1e-3))
+    return _classifier(inputs, x, num_classes, "thesis_cnn_bilstm",
+                       keras.optimizers.Adam(learning_rate or 1e-3))
 
 
 def parallel_cnn_lstm(input_shape, num_classes, learning_rate=None):
@@ -81,9 +83,8 @@ def parallel_cnn_lstm(input_shape, num_classes, learning_rate=None):
     x = layers.Concatenate()([s, t])
     x = layers.Dropout(0.5)(x)
     x = layers.Dense(64, activation="relu")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
-    model = keras.Model(inputs, outputs, name="parallel_cnn_lstm")
-    return _compile(model, keras.optimizers.SGD(learning_rate or 0.01, momentum=0.9))
+    return _classifier(inputs, x, num_classes, "parallel_cnn_lstm",
+                       keras.optimizers.SGD(learning_rate or 0.01, momentum=0.9))
 
 
 def motion_cnn_tcn(input_shape, num_classes, learning_rate=None):
@@ -106,9 +107,8 @@ def motion_cnn_tcn(input_shape, num_classes, learning_rate=None):
     x = layers.Conv1D(64, 3, padding="same", activation="relu")(x)
     x = layers.GlobalMaxPooling1D()(x)
     x = layers.Dropout(0.3)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
-    model = keras.Model(inputs, outputs, name="motion_cnn_tcn")
-    return _compile(model, keras.optimizers.Adam(learning_rate or 1e-3))
+    return _classifier(inputs, x, num_classes, "motion_cnn_tcn",
+                       keras.optimizers.Adam(learning_rate or 1e-3))
 
 
 def ststnet(input_shape, num_classes, learning_rate=None):
@@ -124,9 +124,8 @@ def ststnet(input_shape, num_classes, learning_rate=None):
     x = layers.Concatenate()(streams)
     x = layers.AveragePooling2D(2)(x)  # 10 -> 5: 5 x 5 x 16
     x = layers.Flatten()(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
-    model = keras.Model(inputs, outputs, name="ststnet")
-    return _compile(model, keras.optimizers.Adam(learning_rate or 1e-3))
+    return _classifier(inputs, x, num_classes, "ststnet",
+                       keras.optimizers.Adam(learning_rate or 1e-3))
 
 
 def off_apexnet(input_shape, num_classes, learning_rate=None):
@@ -144,9 +143,8 @@ def off_apexnet(input_shape, num_classes, learning_rate=None):
     for _ in range(2):
         x = layers.Dense(1024, activation="relu")(x)
         x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
-    model = keras.Model(inputs, outputs, name="off_apexnet")
-    return _compile(model, keras.optimizers.Adam(learning_rate or 1e-4))
+    return _classifier(inputs, x, num_classes, "off_apexnet",
+                       keras.optimizers.Adam(learning_rate or 1e-4))
 
 
 BUILDERS = {
