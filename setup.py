@@ -33,6 +33,8 @@ setup(
         "matplotlib",
         "jinja2",  # the report page template
         "scikit-learn",
+        # Beam's DaskRunner (ingestion on a dask.distributed cluster)
+        "dask[distributed]",
     ],
     extras_require={"test": ["pytest"]},
     entry_points={"console_scripts": ["mer-tfx=mer_tfx.cli:main"]},

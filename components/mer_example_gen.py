@@ -13,8 +13,6 @@ import hashlib
 import json
 import os
 
-import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes
 from tfx import types
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_component, base_beam_executor, executor_spec
@@ -119,19 +117,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         face_crop = bool(exec_properties["face_crop"])
         examples.split_names = artifact_utils.encode_split_names([ALL])
         with self._make_beam_pipeline() as pipeline:
-            _ = (pipeline
-                 | "Ingest" >> IngestClips(
-                     rows, report.uri, exec_properties["frame_size"], face_crop,
-                     extra={"datasets": [s.dataset for s in sources]},
-                     convert_options={"apex_fallback": exec_properties["apex_fallback"],
-                                      "apex_from": exec_properties["apex_from"],
-                                      "flow": bool(exec_properties.get("flow", 1)),
-                                      "register": bool(exec_properties.get("register", 1))})
-                 | "Serialize" >> beam.Map(lambda c: c.serialized)
-                 | "Write" >> beam.io.WriteToTFRecord(
-                     os.path.join(artifact_utils.get_split_uri([examples], ALL),
-                                  "data_tfrecord"),
-                     file_name_suffix=".gz", compression_type=CompressionTypes.GZIP))
+            _ = pipeline | "Ingest" >> IngestClips(
+                rows, report.uri,
+                os.path.join(artifact_utils.get_split_uri([examples], ALL), "data_tfrecord"),
+                records_suffix=".gz", size=exec_properties["frame_size"], face_crop=face_crop,
+                extra={"datasets": [s.dataset for s in sources]},
+                convert_options={"apex_fallback": exec_properties["apex_fallback"],
+                                 "apex_from": exec_properties["apex_from"],
+                                 "flow": bool(exec_properties.get("flow", 1)),
+                                 "register": bool(exec_properties.get("register", 1))})
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE)
         examples.span = 0
         summary = checked_summary(report.uri, ", ".join(s.root for s in sources))  # maybe gs://

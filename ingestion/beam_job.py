@@ -12,9 +12,9 @@ import json
 import logging
 import os
 import shutil
+import zlib
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from mer_tfx.datasets import Source
@@ -28,8 +28,40 @@ from .readers import read_sources
 from .tables import AnnotationError
 
 log = logging.getLogger(__name__)
-REJECTS = "rejects"
 PROGRESS_EVERY = 10
+MAX_SHARDS = 16
+DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
+
+
+def runner_args(beam_args: list[str] | None, clips: int) -> list[str]:
+    """``beam_args`` with the DaskRunner spelled so Beam finds it.
+
+    ``--runner=DaskRunner`` becomes the class path Beam needs, ``--dask_address`` the
+    option's real name ``--dask_client_address``, and without ``--dask_npartitions``
+    the clips are cut into one partition per 8 clips, at most 64 (the runner's default
+    of 128 elements per partition would run a small job as one task).
+    """
+    args = []
+    for arg in beam_args or []:
+        if arg in ("--runner=DaskRunner", "--runner=dask"):
+            arg = f"--runner={DASK_RUNNER}"
+        elif arg.startswith("--dask_address="):
+            arg = "--dask_client_address=" + arg.split("=", 1)[1]
+        args.append(arg)
+    if f"--runner={DASK_RUNNER}" in args and not any(
+            a.startswith(("--dask_npartitions", "--dask_partition_size")) for a in args):
+        args.append(f"--dask_npartitions={max(1, min(64, -(-clips // 8)))}")
+    return args
+
+
+def finish(result) -> None:
+    """Wait for a Beam job; close the DaskRunner's client (it leaves it open)."""
+    try:
+        result.wait_until_finish()
+    finally:
+        client = getattr(result, "client", None)
+        if client is not None:
+            client.close()
 
 
 class IngestionError(UserError):
@@ -37,13 +69,14 @@ class IngestionError(UserError):
 
 
 class _ConvertClipFn(beam.DoFn):
-    """Runs ``convert_clip`` and routes rejects to their own output."""
+    """ClipSpec -> Converted, or Reject with the source's dataset (one output: every
+    runner, DaskRunner included, routes it; branches select with Filter)."""
 
     def __init__(self, size: int, face_crop: bool, total: int = 0,
                  convert_options: dict | None = None):
         self._size = size
         self._face_crop = face_crop
-        # apex_fallback, apex_from, flow (ingestion/convert.py convert_clip)
+        # apex_fallback, apex_from, flow, register (ingestion/convert.py convert_clip)
         self._options = dict(convert_options or {})
         self._total = total
         # Each worker reports about every tenth of the job (workers cannot share a count).
@@ -55,40 +88,69 @@ class _ConvertClipFn(beam.DoFn):
 
     def process(self, spec: ClipSpec):
         result = convert_clip(spec, self._size, self._face_crop, **self._options)
-        if isinstance(result, Reject):
-            result = dataclasses.replace(result, dataset=spec.dataset)
         self._done += 1
         if self._done % self._every == 0:
             logging.info("%s ingestion worker %d: %d clips converted (the job has %s)",
                          PROGRESS_TAG, os.getpid(), self._done, self._total or "?")
         if isinstance(result, Reject):
             self._rejected.inc()
-            yield beam.pvalue.TaggedOutput(REJECTS, result)
+            yield dataclasses.replace(result, dataset=spec.dataset)
         else:
             self._converted.inc()
             self._frames.inc(result.num_frames)
             yield result
 
 
-class ConvertClips(beam.PTransform):
-    """PCollection[ClipSpec] -> (converted: PCollection[Converted], rejects: PCollection[Reject])."""
+def shard_count(clips: int) -> int:
+    """Record files of a job: about 32 clips each, 1 to MAX_SHARDS."""
+    return max(1, min(MAX_SHARDS, clips // 32))
 
-    def __init__(self, size: int = 128, face_crop: bool = True, total: int = 0,
-                 convert_options: dict | None = None):
-        super().__init__()
-        self._size = size
+
+class _WriteShardFn(beam.DoFn):
+    """(shard, serialized records) -> one gzip TFRecord file with a fixed name; yields its
+    path. Written in ``process`` under a deterministic name, so a retried task rewrites
+    the same file (Beam's file sinks finish in ``finish_bundle``, which the DaskRunner
+    drops)."""
+
+    def __init__(self, prefix: str, suffix: str, shards: int):
+        self._prefix, self._suffix, self._shards = prefix, suffix, shards
+
+    def process(self, shard_records):
+        import tensorflow as tf
+
+        shard, records = shard_records
+        path = f"{self._prefix}-{shard:05d}-of-{self._shards:05d}{self._suffix}"
+        tf.io.gfile.makedirs(os.path.dirname(path))
+        with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+            for record in records:
+                writer.write(record)
+        yield path
+
+
+class _WriteReportFn(beam.DoFn):
+    """All tallies, rejects and record files (one group) -> rejects.jsonl, summary.json."""
+
+    def __init__(self, out_dir: str, rows: dict, face_crop: bool, extra: dict | None = None):
+        self._out_dir = out_dir
+        self._rows = rows
         self._face_crop = face_crop
-        self._options = convert_options
-        self._total = total  # clips in the job, for progress lines
+        self._extra = extra or {}
 
-    def expand(self, specs):
-        results = (
-            specs
-            | "Spread" >> beam.Reshuffle()
-            | "Convert" >> beam.ParDo(_ConvertClipFn(self._size, self._face_crop,
-                                                    self._total, self._options)).with_outputs(
-                REJECTS, main="converted"))
-        return results.converted, results[REJECTS]
+    def process(self, keyed_parts):
+        tally, rejects, files = collections.Counter(), [], 0
+        for counts, reject, path in keyed_parts[1]:
+            tally.update(counts)
+            if reject is not None:
+                rejects.append(reject)
+            files += path is not None
+        summary = make_summary(self._rows, tally, self._face_crop)
+        summary.update(self._extra, record_files=files)
+        lines = [r.to_json() for r in sorted(rejects, key=lambda r: (r.dataset, r.row, r.clip))]
+        fileio.write_text(fileio.join(self._out_dir, "rejects.jsonl"),
+                          "".join(line + "\n" for line in lines))
+        fileio.write_text(fileio.join(self._out_dir, "summary.json"),
+                          json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        yield summary
 
 
 def _tally(item) -> collections.Counter:
@@ -146,38 +208,6 @@ def make_summary(rows: dict, tally: collections.Counter, face_crop: bool) -> dic
     return summary
 
 
-class Summarize(beam.PTransform):
-    """Writes rejects.jsonl (sorted by row) and summary.json from both outputs."""
-
-    def __init__(self, out_dir: str, rows: dict, face_crop: bool, extra: dict | None = None):
-        super().__init__()
-        self._out_dir = out_dir
-        self._rows = rows
-        self._face_crop = face_crop
-        self._extra = extra or {}
-
-    def expand(self, pcolls):
-        converted, rejects = pcolls
-        tallies = ((converted | "TallyConverted" >> beam.Map(_tally),
-                    rejects | "TallyRejects" >> beam.Map(_tally))
-                   | "AllTallies" >> beam.Flatten()
-                   | "SumTallies" >> beam.CombineGlobally(
-                       lambda counters: sum(counters, collections.Counter())))
-        reject_list = rejects | "CollectRejects" >> beam.combiners.ToList()
-        return (tallies | "WriteSummary" >> beam.Map(
-            self._write, rejects=beam.pvalue.AsSingleton(reject_list)))
-
-    def _write(self, tally, rejects):
-        summary = make_summary(self._rows, tally, self._face_crop)
-        summary.update(self._extra)
-        lines = [r.to_json() for r in sorted(rejects, key=lambda r: (r.dataset, r.row, r.clip))]
-        fileio.write_text(fileio.join(self._out_dir, "rejects.jsonl"),
-                          "".join(line + "\n" for line in lines))
-        fileio.write_text(fileio.join(self._out_dir, "summary.json"),
-                          json.dumps(summary, indent=2, sort_keys=True) + "\n")
-        return summary
-
-
 def read_summary(out_dir: str) -> dict:
     """summary.json of a finished job (local or gs:// folder)."""
     return json.loads(fileio.read_bytes(fileio.join(out_dir, "summary.json")))
@@ -200,34 +230,63 @@ def _clear_outputs(out_dir: str) -> None:
 
 
 class IngestClips(beam.PTransform):
-    """Annotation rows -> converted clips; rejects.jsonl and summary.json in ``report_dir``.
+    """Annotation rows -> gzip TFRecord files of the converted clips under
+    ``records_prefix``, and rejects.jsonl and summary.json in ``report_dir``.
 
     The one ingestion graph: ``mer-tfx ingest`` and MerExampleGen apply it and differ
-    only in where they write the records. Every row ends up converted or rejected with
-    a reason (annotation checks before the pipeline, frame checks inside it), and the
-    summary's accounting holds (rows = converted + rejected).
+    only in where the files go. Every row ends up converted or rejected with a reason
+    (annotation checks before the pipeline, frame checks inside it), and the summary's
+    accounting holds (rows = converted + rejected).
+
+    Built from the primitives every runner has, so it runs on Beam's DaskRunner as on
+    the DirectRunner, Dataflow or Flink: Create, ParDo, Filter, GroupByKey and Flatten
+    only; no tagged outputs and no side inputs (the DaskRunner feeds every tagged
+    output all elements and recomputes upstream per side input), records written by a
+    ParDo (its file sinks lose what ``finish_bundle`` emits), and a single leaf, the
+    report, that the records branch feeds (it computes one leaf's graph).
     """
 
-    def __init__(self, rows: list, report_dir: str, size: int = 128, face_crop: bool = True,
-                 extra: dict | None = None, convert_options: dict | None = None):
+    def __init__(self, rows: list, report_dir: str, records_prefix: str,
+                 records_suffix: str = ".tfrecord.gz", size: int = 128,
+                 face_crop: bool = True, extra: dict | None = None,
+                 convert_options: dict | None = None):
         super().__init__()
         self._rows = list(rows)
         self._report_dir = report_dir
+        self._prefix, self._suffix = records_prefix, records_suffix
         self._size = size
         self._face_crop = face_crop
         self._extra = extra
-        self._options = convert_options  # convert_clip's apex and flow options
+        self._options = convert_options  # convert_clip's apex, flow and register options
 
     def expand(self, pbegin):
         specs, early_rejects = split_rows(self._rows)
-        converted, late_rejects = (pbegin | "ClipSpecs" >> beam.Create(specs)
-                                   | "ConvertClips" >> ConvertClips(self._size, self._face_crop,
-                                                                    len(specs), self._options))
-        rejects = ((late_rejects, pbegin | "AnnotationRejects" >> beam.Create(early_rejects))
-                   | "AllRejects" >> beam.Flatten())
-        _ = (converted, rejects) | "Summarize" >> Summarize(
-            self._report_dir, rows_by_dataset(self._rows), self._face_crop, extra=self._extra)
-        return converted
+        shards = shard_count(len(specs))
+        results = (pbegin
+                   | "ClipSpecs" >> beam.Create(specs)
+                   | "Spread" >> beam.Reshuffle()
+                   | "Convert" >> beam.ParDo(_ConvertClipFn(self._size, self._face_crop,
+                                                            len(specs), self._options)))
+        everything = ((results, pbegin | "AnnotationRejects" >> beam.Create(early_rejects))
+                      | "Outcomes" >> beam.Flatten())
+        record_files = (
+            everything
+            | "Converted" >> beam.Filter(lambda item: isinstance(item, Converted))
+            | "ByShard" >> beam.Map(lambda c: (zlib.crc32(c.spec.clip_id.encode()) % shards,
+                                               c.serialized))
+            | "Shards" >> beam.GroupByKey()
+            | "WriteRecords" >> beam.ParDo(_WriteShardFn(self._prefix, self._suffix, shards)))
+        parts = ((everything | "Tally" >> beam.Map(
+                      lambda item: (None, (_tally(item),
+                                           item if isinstance(item, Reject) else None, None))),
+                  record_files | "RecordFiles" >> beam.Map(
+                      lambda path: (None, (collections.Counter(), None, path))))
+                 | "Parts" >> beam.Flatten())
+        return (parts
+                | "Together" >> beam.GroupByKey()
+                | "WriteReport" >> beam.ParDo(_WriteReportFn(
+                    self._report_dir, rows_by_dataset(self._rows), self._face_crop,
+                    self._extra)))
 
 
 def checked_summary(report_dir: str, source: str) -> dict:
@@ -256,15 +315,12 @@ def run_ingest(sources, out_dir: str, size: int = 128, face_crop: bool = True,
     log.info("%s %s: %d annotation rows, %d to convert, %d rejected by annotation checks",
              PROGRESS_TAG, names, len(rows), len(specs), len(early_rejects))
     _clear_outputs(out_dir)
-    with beam.Pipeline(options=PipelineOptions(list(beam_args or []))) as pipeline:
-        converted = pipeline | "Ingest" >> IngestClips(
-            rows, out_dir, size, face_crop,
-            extra={"datasets": [s.dataset for s in sources], "size": size,
-                   "face_crop": face_crop, **(convert_options or {})},
-            convert_options=convert_options)
-        (converted
-         | "Serialized" >> beam.Map(lambda c: c.serialized)
-         | "WriteRecords" >> beam.io.WriteToTFRecord(
-             fileio.join(out_dir, "records", "clips"), file_name_suffix=".tfrecord.gz",
-             compression_type=CompressionTypes.GZIP))
+    beam_args = runner_args(beam_args, len(specs))
+    pipeline = beam.Pipeline(options=PipelineOptions(beam_args))
+    _ = pipeline | "Ingest" >> IngestClips(
+        rows, out_dir, fileio.join(out_dir, "records", "clips"), size=size,
+        face_crop=face_crop, extra={"datasets": [s.dataset for s in sources], "size": size,
+                                    "face_crop": face_crop, **(convert_options or {})},
+        convert_options=convert_options)
+    finish(pipeline.run())
     return checked_summary(out_dir, names)
