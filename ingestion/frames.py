@@ -13,6 +13,7 @@ import numpy as np
 from .clips import MAX_FILE_BYTES, MAX_PIXELS
 
 FACE_MARGIN = 0.15  # fraction of the detected box added on each side (brows, chin)
+DETECT_SIDE = 240  # faces are searched on a copy of the onset frame this high (or wide)
 
 
 class FrameError(Exception):
@@ -47,15 +48,26 @@ def _face_detector():
     return detector
 
 
-def face_box(gray: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Square (x, y, w, h) around the largest detected face plus a margin, or None."""
+def face_box(gray: np.ndarray, detect_side: int | None = DETECT_SIDE
+             ) -> tuple[int, int, int, int] | None:
+    """Square (x, y, w, h) around the largest detected face plus a margin, or None.
+
+    The cascade runs on a copy whose shorter side is ``detect_side`` (None: the frame
+    as it is): a face filling a fifth of the frame is still 48 px there, and the search
+    costs a fraction (~4x less at 640x480). The box is scaled back to the frame.
+    """
     height, width = gray.shape[:2]
-    min_side = max(24, min(height, width) // 5)
+    scale = 1.0
+    if detect_side and min(height, width) > detect_side:
+        scale = min(height, width) / detect_side
+        gray = cv2.resize(gray, (int(round(width / scale)), int(round(height / scale))),
+                          interpolation=cv2.INTER_AREA)
+    min_side = max(24, min(gray.shape[:2]) // 5)
     faces = _face_detector().detectMultiScale(
         gray, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
     if len(faces) == 0:
         return None
-    x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
+    x, y, w, h = (v * scale for v in max(faces, key=lambda f: f[2] * f[3]))
     side = int(round(max(w, h) * (1 + 2 * FACE_MARGIN)))
     side = min(side, width, height)
     cx, cy = x + w / 2, y + h / 2

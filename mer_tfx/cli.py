@@ -135,12 +135,13 @@ def _add_ingest(subparsers):
 
 def _ingest(args, beam_args):
     from mer_tfx.ingestion.beam_job import run_ingest
-    from mer_tfx.pipeline.beam_args import default_beam_args
+    from mer_tfx.pipeline.beam_args import default_beam_args, frames_to_read
 
     settings = settings_from_args(args, needs_data=True)
     summary = run_ingest(settings.source_list, args.out, size=settings.ingest.crop_size,
                          face_crop=settings.ingest.face_crop,
-                         beam_args=default_beam_args(beam_args),
+                         beam_args=default_beam_args(
+                             beam_args, frames_to_read(settings.source_list)),
                          convert_options=settings.ingest.convert_options)
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0

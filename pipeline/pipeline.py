@@ -17,7 +17,7 @@ from mer_tfx.components.subject_split import SubjectSplit
 from mer_tfx.evaluation.eval_config import build_eval_config
 from mer_tfx.schemas import SCHEMA_PATH
 
-from .beam_args import default_beam_args
+from .beam_args import default_beam_args, frames_to_read
 from .configs import PipelineSettings
 
 PREPROCESSING_FN = "mer_tfx.transform.preprocessing.preprocessing_fn"
@@ -86,4 +86,6 @@ def create_pipeline(settings: PipelineSettings, metadata_connection_config=None,
         components=create_components(settings, schema_path, fingerprint_local_data),
         enable_cache=settings.cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=default_beam_args(list(settings.beam_args)))
+        beam_pipeline_args=default_beam_args(
+            list(settings.beam_args),
+            frames_to_read(settings.source_list) if fingerprint_local_data else None))
