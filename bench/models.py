@@ -160,10 +160,12 @@ def main(argv=None):
               f"{mean_sd(row['uar'], '±'):>12s}")
     base = rows[0]
     for row in rows[1:]:
-        print(f"{base['model']} vs {row['model']}: {row['parameters'] / base['parameters']:.0f}x "
-              f"fewer parameters, {base['train_clips_per_s'] / row['train_clips_per_s']:.1f}x "
-              f"training speed, {row['serving_ms_p50'] / base['serving_ms_p50']:.1f}x serving "
-              f"speed (p50)")
+        print(f"{row['model']} / {base['model']}: parameters "
+              f"x{row['parameters'] / base['parameters']:.2f}, training clips/s "
+              f"x{row['train_clips_per_s'] / base['train_clips_per_s']:.2f}, serving p50 "
+              f"x{row['serving_ms_p50'] / base['serving_ms_p50']:.2f}")
+    print("(flow models: serving takes the flow maps from the record; computing them, at "
+          "ingestion or in mer-tfx predict, is measured by bench/flow.py)")
     print(f"(work folder: {work})")
 
 

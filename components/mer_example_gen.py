@@ -52,6 +52,7 @@ class MerExampleGenSpec(types.ComponentSpec):
         "apex_from": ExecutionParameter(type=str),  # annotation | spotting
         "flow": ExecutionParameter(type=int),  # 1: store onset->apex flow and strain
         "register": ExecutionParameter(type=int),  # 1: crops registered onto the onset
+        "flow_algorithm": ExecutionParameter(type=str, optional=True),  # tvl1 | farneback | dis
         "label_key": ExecutionParameter(type=str),
         "classes": ExecutionParameter(type=str),  # JSON list; empty -> keep every label
         # Hash of the annotation files and the frame files: new data -> no cache hit.
@@ -125,7 +126,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 convert_options={"apex_fallback": exec_properties["apex_fallback"],
                                  "apex_from": exec_properties["apex_from"],
                                  "flow": bool(exec_properties.get("flow", 1)),
-                                 "register": bool(exec_properties.get("register", 1))})
+                                 "register": bool(exec_properties.get("register", 1)),
+                                 "flow_algorithm": exec_properties.get("flow_algorithm")
+                                 or "tvl1"})
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE)
         examples.span = 0
         summary = checked_summary(report.uri, ", ".join(s.root for s in sources))  # maybe gs://
@@ -146,13 +149,14 @@ class MerExampleGen(base_beam_component.BaseBeamComponent):
     def __init__(self, sources: list, frame_size: int = 128, face_crop: bool = True,
                  label_key: str = "label", classes: list | None = None,
                  fingerprint_local_data: bool = True, apex_fallback: str = "spot",
-                 apex_from: str = "annotation", flow: bool = True, register: bool = True):
+                 apex_from: str = "annotation", flow: bool = True, register: bool = True,
+                 flow_algorithm: str = "tvl1"):
         sources = [s if isinstance(s, Source) else Source.from_row(s) for s in sources]
         super().__init__(MerExampleGenSpec(
             sources=json.dumps([s.to_row() for s in sources]),
             frame_size=frame_size, face_crop=int(face_crop), label_key=label_key,
             apex_fallback=apex_fallback, apex_from=apex_from, flow=int(flow),
-            register=int(register),
+            register=int(register), flow_algorithm=flow_algorithm,
             classes=json.dumps(list(classes or [])),
             input_fingerprint=sources_fingerprint(sources, fingerprint_local_data),
             **{EXAMPLES_KEY: types.Channel(type=standard_artifacts.Examples),

@@ -57,8 +57,7 @@ def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True,
     ``register``, move every crop onto the onset crop (its global shift, i.e. head
     movement, removed: ingestion/apex.py); encode; spot the apex where the annotation
     has none (``choose_apex``); with ``flow``, the onset->apex optical flow and strain
-    (ingestion/flow.py; ``flow_algorithm`` only for benchmarks: records and models
-    assume TV-L1)."""
+    (ingestion/flow.py, by ``flow_algorithm``)."""
     span = spec.offset - spec.onset + 1
     if span > MAX_CLIP_FRAMES:
         return Reject(spec.row, spec.clip_id, "too_many_frames",

@@ -29,7 +29,8 @@ CONTEXT = {
     "num_frames": ("int", "frames stored (onset..offset)"),
     "face_detected": ("int", "1 if the face box was found on the onset frame"),
     "fps": ("float", "frames per second of the recording"),
-    "flow_u": ("bytes", f"onset->apex TV-L1 flow, x component, face-crop pixels: "
+    "flow_u": ("bytes", f"onset->apex optical flow (--flow-algorithm, TV-L1 by default), "
+                        f"x component, face-crop pixels: "
                         f"{FLOW_SIZE}x{FLOW_SIZE} float32, row-major, little-endian "
                         f"(empty with --no-flow)"),
     "flow_v": ("bytes", "the same, y component (down is positive)"),

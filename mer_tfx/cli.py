@@ -56,7 +56,8 @@ def _synth(args, _beam_args):
 # The data a job reads, and the ingestion settings a stand-alone ingest takes.
 DATA_SETTINGS = ("dataset", "root", "annotations", "sources")
 INGEST_SETTINGS = ("ingest.crop_size", "ingest.face_crop", "ingest.apex_fallback",
-                   "ingest.apex_from", "ingest.register", "ingest.flow")
+                   "ingest.apex_from", "ingest.register", "ingest.flow",
+                   "ingest.flow_algorithm")
 # predict always computes the flow maps: a flow model needs them, others ignore them
 PREDICT_SETTINGS = tuple(s for s in INGEST_SETTINGS if s != "ingest.flow")
 BEAM_HELP = ("Beam pipeline options go behind --beam-arg (--beam-arg=--runner=DataflowRunner, "
@@ -261,7 +262,8 @@ def _predict(args, _beam_args):
                           pipeline_root=args.pipeline_root,
                           convert_options={"apex_fallback": ingest.apex_fallback,
                                            "apex_from": ingest.apex_from,
-                                           "register": ingest.register})
+                                           "register": ingest.register,
+                                           "flow_algorithm": ingest.flow_algorithm})
     print(json.dumps(result, indent=2))
     return 0
 

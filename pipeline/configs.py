@@ -17,6 +17,7 @@ import os
 from mer_tfx import settings as tree
 from mer_tfx.datasets import DATASET_NAMES, Source
 from mer_tfx.ingestion.clips import APEX_FALLBACKS, APEX_FROM
+from mer_tfx.ingestion.flow import FLOW_ALGORITHMS
 from mer_tfx.settings import SettingsError, option, validate
 from mer_tfx.trainer.config import TrainerConfig
 from mer_tfx.transform.config import TransformConfig
@@ -43,6 +44,10 @@ class IngestSettings:
     flow: bool = option(True, "store each clip's onset->apex optical flow and strain "
                               "(flow_u, flow_v, strain; --no-flow skips it, and the flow "
                               "models cannot train on such records)")
+    flow_algorithm: str = option("tvl1", "optical flow of the stored maps: tvl1 (the "
+                                         "literature's), farneback or dis (~100x cheaper; "
+                                         "bench/flow.py compares them)",
+                                 choices=FLOW_ALGORITHMS)
     eval_subjects: tuple = option((), "comma-separated held-out subjects (default: a seeded "
                                       "--eval-fraction of them)")
     eval_fraction: float = option(0.25, "fraction of the subjects held out for evaluation",
@@ -56,7 +61,8 @@ class IngestSettings:
     def convert_options(self) -> dict:
         """The per-clip options of ingestion's convert_clip (apex and flow)."""
         return {"apex_fallback": self.apex_fallback, "apex_from": self.apex_from,
-                "flow": self.flow, "register": self.register}
+                "flow": self.flow, "flow_algorithm": self.flow_algorithm,
+                "register": self.register}
 
 
 @dataclasses.dataclass(frozen=True)
