@@ -5,8 +5,9 @@ a micro-expression does, so comparing raw frames finds the head, not the face. E
 frame is first registered onto the onset frame by phase correlation (a global
 sub-pixel translation, ``cv2.phaseCorrelate``), blurred against sensor noise, and
 compared on the inner face only (a border is left out, where the shift re-samples
-pixels); the per-frame change is smoothed over three frames and its maximum is the
-apex.
+pixels); the per-frame change is smoothed over three frames, and the apex is the
+centre of its peak (the change-weighted mean of the frames above ``PEAK_FRACTION``
+of the range).
 """
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ import numpy as np
 
 BLUR_SIGMA = 1.0  # pixels of the face crop
 BORDER = 0.1  # fraction of each side left out of the comparison
+# The apex is the centre of the frames whose change is above this fraction of the
+# clip's range: around the peak a micro-expression is a plateau of several frames,
+# and the centre of the plateau is steadier than its noisy maximum (bench/flow.py:
+# 1.08 frames of error vs 1.93 for the maximum on drawn faces at 128-px crops).
+PEAK_FRACTION = 0.6
 
 
 def _prepared(frame: np.ndarray) -> np.ndarray:
@@ -66,7 +72,10 @@ def spot_apex(frames: list, register: bool = True) -> int:
     """Index (into ``frames``, onset first) of the spotted apex frame."""
     if len(frames) < 3:
         return len(frames) // 2
-    change = facial_change(frames, register)
-    smoothed = np.convolve(change, np.ones(3) / 3, mode="same")
-    smoothed[0] = -np.inf  # the onset frame is the reference, never the apex
-    return int(np.argmax(smoothed))
+    change = np.convolve(facial_change(frames, register), np.ones(3) / 3, mode="same")
+    later = change[1:]  # the onset frame is the reference, never the apex
+    low, high = later.min(), later.max()
+    weight = np.clip(later - (low + PEAK_FRACTION * (high - low)), 0.0, None)
+    if weight.sum() <= 0:
+        return 1 + int(np.argmax(later))
+    return 1 + int(round(float((np.arange(len(later)) * weight).sum() / weight.sum())))
