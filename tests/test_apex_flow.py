@@ -1,6 +1,5 @@
 """Apex spotting and onset->apex optical flow / strain (ingestion/apex.py, ingestion/flow.py)."""
 import dataclasses
-import json
 
 import cv2
 import numpy as np

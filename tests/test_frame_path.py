@@ -1,5 +1,4 @@
 """The faster frame path: faces searched on a downscaled onset frame."""
-import glob
 import os
 
 import cv2
