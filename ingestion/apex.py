@@ -46,9 +46,19 @@ def shifted_back(frame: np.ndarray, shift: tuple) -> np.ndarray:
 
 def registered(reference: np.ndarray, frame: np.ndarray) -> np.ndarray:
     """``frame`` (uint8) with its global shift against ``reference`` undone, as uint8."""
-    shift = global_shift(_prepared(reference), _prepared(frame))
-    moved = shifted_back(frame.astype(np.float32), shift)
-    return np.clip(np.rint(moved), 0, 255).astype(np.uint8)
+    return registered_clip([reference, frame])[1]
+
+
+def registered_clip(frames: list) -> list:
+    """Every frame (uint8) moved onto the first one (which is kept as it is)."""
+    reference = _prepared(frames[0])
+    window = cv2.createHanningWindow(reference.shape[::-1], cv2.CV_32F)
+    out = [frames[0]]
+    for frame in frames[1:]:
+        shift = global_shift(reference, _prepared(frame), window)
+        moved = shifted_back(frame.astype(np.float32), shift)
+        out.append(np.clip(np.rint(moved), 0, 255).astype(np.uint8))
+    return out
 
 
 def facial_change(frames: list, register: bool = True) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from . import fileio
-from .apex import registered, spot_apex
+from .apex import registered_clip, spot_apex
 from .clips import MAX_CLIP_FRAMES, ClipSpec, Reject
 from .flow import clip_flow
 from .frames import FrameError, crop_resize, decode_gray, encode_png, face_box
@@ -29,19 +29,21 @@ class Converted:
 
 
 def choose_apex(spec: ClipSpec, crops: list, apex_fallback: str = "spot",
-                apex_from: str = "annotation") -> tuple[ClipSpec, str]:
+                apex_from: str = "annotation", registered: bool = False
+                ) -> tuple[ClipSpec, str]:
     """(spec with its final apex and repairs, apex source: annotated | spotted | midpoint).
 
     The reader set a missing or out-of-clip apex to the midpoint; here it is spotted
     from the face crops instead (ingestion/apex.py) unless ``apex_fallback`` is
-    "midpoint". ``apex_from="spotting"`` spots every clip's apex.
+    "midpoint". ``apex_from="spotting"`` spots every clip's apex. ``registered``: the
+    crops are registered onto the onset already (the spotter need not do it again).
     """
     midpoint = next((r for r in spec.repairs if r in SPOTTED_REPAIRS), None)
     if apex_from == "annotation" and midpoint is None:
         return spec, "annotated"
     if apex_from == "annotation" and apex_fallback == "midpoint":
         return spec, "midpoint"
-    apex = spec.onset + spot_apex(crops)
+    apex = spec.onset + spot_apex(crops, register=not registered)
     if midpoint is not None:
         repairs = tuple(SPOTTED_REPAIRS.get(r, r) for r in spec.repairs)
     else:
@@ -89,13 +91,13 @@ def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True,
                                  f"onset frame's {first_shape[1]}x{first_shape[0]}")
             crops.append(crop_resize(gray, box, size))
         if register:
-            crops = [crops[0]] + [registered(crops[0], crop) for crop in crops[1:]]
+            crops = registered_clip(crops)
         encoded = [encode_png(crop) for crop in crops]
     except FrameError as error:
         return Reject(spec.row, spec.clip_id, error.reason, error.detail)
     except OSError as error:
         return Reject(spec.row, spec.clip_id, "unreadable_frame", str(error))
-    spec, apex_source = choose_apex(spec, crops, apex_fallback, apex_from)
+    spec, apex_source = choose_apex(spec, crops, apex_fallback, apex_from, registered=register)
     maps = (clip_flow(crops[0], crops[spec.apex - spec.onset], flow_algorithm,
                       register=not register) if flow else None)
     example = build_sequence_example(spec, wanted, encoded, face_detected, apex_source, maps)
