@@ -23,13 +23,14 @@ from mer_tfx.logs import PROGRESS_TAG
 
 from . import fileio
 from .clips import ClipSpec, Reject
-from .convert import Converted, convert_clip
+from .convert import convert_clip
 from .readers import read_sources
 from .tables import AnnotationError
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 10
-MAX_SHARDS = 16
+MIN_SHARDS = 8
+MAX_SHARDS = 64
 DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
 
 
@@ -68,15 +69,23 @@ class IngestionError(UserError):
     """The job could not produce anything useful; the message says what to fix."""
 
 
-class _ConvertClipFn(beam.DoFn):
-    """ClipSpec -> Converted, or Reject with the source's dataset (one output: every
-    runner, DaskRunner included, routes it; branches select with Filter)."""
+class _ConvertShardFn(beam.DoFn):
+    """(shard, clip specs) -> the shard's records written to one gzip TFRecord file with
+    a fixed name, and per clip its outcome (the Converted without its bytes, or the
+    Reject with its dataset); then the file's path.
 
-    def __init__(self, size: int, face_crop: bool, total: int = 0,
-                 convert_options: dict | None = None):
+    Converting and writing in one task keeps the record bytes out of every shuffle
+    (only the small specs and outcomes move between workers). The file is written in
+    ``process`` under a deterministic name, so a retried task rewrites the same file
+    (Beam's file sinks finish in ``finish_bundle``, whose output the DaskRunner drops).
+    """
+
+    def __init__(self, prefix: str, suffix: str, shards: int, size: int, face_crop: bool,
+                 total: int = 0, convert_options: dict | None = None):
+        self._prefix, self._suffix, self._shards = prefix, suffix, shards
         self._size = size
         self._face_crop = face_crop
-        # apex_fallback, apex_from, flow, register (ingestion/convert.py convert_clip)
+        # apex_fallback, apex_from, flow, flow_algorithm, register (convert_clip)
         self._options = dict(convert_options or {})
         self._total = total
         # Each worker reports about every tenth of the job (workers cannot share a count).
@@ -86,7 +95,18 @@ class _ConvertClipFn(beam.DoFn):
         self._frames = beam.metrics.Metrics.counter("mer_ingest", "frames_written")
         self._done = 0
 
-    def process(self, spec: ClipSpec):
+    def process(self, shard_specs):
+        import tensorflow as tf
+
+        shard, specs = shard_specs
+        path = f"{self._prefix}-{shard:05d}-of-{self._shards:05d}{self._suffix}"
+        tf.io.gfile.makedirs(os.path.dirname(path))
+        with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+            for spec in sorted(specs, key=lambda s: (s.dataset, s.clip_id)):
+                yield self._convert(spec, writer)
+        yield path
+
+    def _convert(self, spec: ClipSpec, writer):
         result = convert_clip(spec, self._size, self._face_crop, **self._options)
         self._done += 1
         if self._done % self._every == 0:
@@ -94,37 +114,18 @@ class _ConvertClipFn(beam.DoFn):
                          PROGRESS_TAG, os.getpid(), self._done, self._total or "?")
         if isinstance(result, Reject):
             self._rejected.inc()
-            yield dataclasses.replace(result, dataset=spec.dataset)
-        else:
-            self._converted.inc()
-            self._frames.inc(result.num_frames)
-            yield result
+            return dataclasses.replace(result, dataset=spec.dataset)
+        writer.write(result.serialized)
+        self._converted.inc()
+        self._frames.inc(result.num_frames)
+        return dataclasses.replace(result, serialized=b"")
 
 
 def shard_count(clips: int) -> int:
-    """Record files of a job: about 32 clips each, 1 to MAX_SHARDS."""
-    return max(1, min(MAX_SHARDS, clips // 32))
-
-
-class _WriteShardFn(beam.DoFn):
-    """(shard, serialized records) -> one gzip TFRecord file with a fixed name; yields its
-    path. Written in ``process`` under a deterministic name, so a retried task rewrites
-    the same file (Beam's file sinks finish in ``finish_bundle``, which the DaskRunner
-    drops)."""
-
-    def __init__(self, prefix: str, suffix: str, shards: int):
-        self._prefix, self._suffix, self._shards = prefix, suffix, shards
-
-    def process(self, shard_records):
-        import tensorflow as tf
-
-        shard, records = shard_records
-        path = f"{self._prefix}-{shard:05d}-of-{self._shards:05d}{self._suffix}"
-        tf.io.gfile.makedirs(os.path.dirname(path))
-        with tf.io.TFRecordWriter(path, options="GZIP") as writer:
-            for record in records:
-                writer.write(record)
-        yield path
+    """Record files (and conversion tasks) of a job: about 32 clips each, but at least
+    MIN_SHARDS so that every worker gets some (at most MAX_SHARDS, never more than
+    there are clips)."""
+    return max(1, min(clips, max(MIN_SHARDS, min(MAX_SHARDS, clips // 32))))
 
 
 class _WriteReportFn(beam.DoFn):
@@ -262,24 +263,22 @@ class IngestClips(beam.PTransform):
     def expand(self, pbegin):
         specs, early_rejects = split_rows(self._rows)
         shards = shard_count(len(specs))
-        results = (pbegin
-                   | "ClipSpecs" >> beam.Create(specs)
-                   | "Spread" >> beam.Reshuffle()
-                   | "Convert" >> beam.ParDo(_ConvertClipFn(self._size, self._face_crop,
-                                                            len(specs), self._options)))
-        everything = ((results, pbegin | "AnnotationRejects" >> beam.Create(early_rejects))
+        outcomes = (pbegin
+                    | "ClipSpecs" >> beam.Create(specs)
+                    | "ByShard" >> beam.Map(
+                        lambda spec: (zlib.crc32(spec.clip_id.encode()) % shards, spec))
+                    | "Shards" >> beam.GroupByKey()
+                    | "ConvertAndWrite" >> beam.ParDo(_ConvertShardFn(
+                        self._prefix, self._suffix, shards, self._size, self._face_crop,
+                        len(specs), self._options)))
+        record_files = outcomes | "RecordFiles" >> beam.Filter(lambda item: isinstance(item, str))
+        everything = ((outcomes | "Clips" >> beam.Filter(lambda item: not isinstance(item, str)),
+                       pbegin | "AnnotationRejects" >> beam.Create(early_rejects))
                       | "Outcomes" >> beam.Flatten())
-        record_files = (
-            everything
-            | "Converted" >> beam.Filter(lambda item: isinstance(item, Converted))
-            | "ByShard" >> beam.Map(lambda c: (zlib.crc32(c.spec.clip_id.encode()) % shards,
-                                               c.serialized))
-            | "Shards" >> beam.GroupByKey()
-            | "WriteRecords" >> beam.ParDo(_WriteShardFn(self._prefix, self._suffix, shards)))
         parts = ((everything | "Tally" >> beam.Map(
                       lambda item: (None, (_tally(item),
                                            item if isinstance(item, Reject) else None, None))),
-                  record_files | "RecordFiles" >> beam.Map(
+                  record_files | "FilePart" >> beam.Map(
                       lambda path: (None, (collections.Counter(), None, path))))
                  | "Parts" >> beam.Flatten())
         return (parts
