@@ -242,9 +242,11 @@ class IngestClips(beam.PTransform):
     Built from the primitives every runner has, so it runs on Beam's DaskRunner as on
     the DirectRunner, Dataflow or Flink: Create, ParDo, Filter, GroupByKey and Flatten
     only; no tagged outputs and no side inputs (the DaskRunner feeds every tagged
-    output all elements and recomputes upstream per side input), records written by a
-    ParDo (its file sinks lose what ``finish_bundle`` emits), and a single leaf, the
-    report, that the records branch feeds (it computes one leaf's graph).
+    output all elements and recomputes upstream per side input), the clips grouped into
+    shards that one ParDo task each converts and writes (Beam's file sinks lose what
+    ``finish_bundle`` emits there, and the record bytes never pass through a shuffle),
+    and a single leaf, the report, that the record files feed (it computes one leaf's
+    graph).
     """
 
     def __init__(self, rows: list, report_dir: str, records_prefix: str,
