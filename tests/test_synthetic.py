@@ -226,6 +226,27 @@ def test_motion_is_local_and_peaks_at_apex(tmp_path):
     assert np.median(local) > 0.5
 
 
+def test_photo_faces_are_deterministic_and_jitter_moves_the_head(tmp_path):
+    """--face photo: same bytes for the same seed; --jitter 0 keeps the head still
+    between frames (only the motion and noise change them), the default moves it."""
+    from mer_tfx.ingestion.apex import _prepared, global_shift
+
+    kwargs = dict(subjects=1, clips_per_class=1, seed=3, face="photo", progress=False)
+    first = generate("casme2", str(tmp_path / "a"), **kwargs)
+    again = generate("casme2", str(tmp_path / "b"), **kwargs)
+    still = generate("casme2", str(tmp_path / "c"), jitter=0, **kwargs)
+    assert _digest(first.root) == _digest(again.root)
+
+    def largest_shift(result):
+        clip = result.clips[0]
+        frames = _frames(_clip_dir(result, clip))
+        neutral = sorted(n for n in frames if n < clip["onset"])  # before the event
+        images = [_prepared(cv2.imread(frames[n], cv2.IMREAD_GRAYSCALE)) for n in neutral]
+        return max(np.hypot(*global_shift(images[0], image)) for image in images[1:])
+
+    assert largest_shift(still) < 0.05 and largest_shift(first) > 0.2
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_faults_cover_every_reject_reason(datasets, layout):
     result = datasets[layout]
