@@ -260,10 +260,7 @@ def _predict(args, _beam_args):
     result = predict_clip(args.model, args.frames, args.onset, args.apex, args.offset,
                           size=ingest.crop_size, face_crop=ingest.face_crop,
                           pipeline_root=args.pipeline_root,
-                          convert_options={"apex_fallback": ingest.apex_fallback,
-                                           "apex_from": ingest.apex_from,
-                                           "register": ingest.register,
-                                           "flow_algorithm": ingest.flow_algorithm})
+                          convert_options=ingest.convert_options)
     print(json.dumps(result, indent=2))
     return 0
 

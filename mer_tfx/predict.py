@@ -1,8 +1,9 @@
 """``mer-tfx predict``: one clip folder -> the pushed model's prediction, as JSON.
 
 The clip goes through exactly the ingestion code (frame numbering, face crop,
-resize, PNG, apex spotting, onset->apex flow and strain, SequenceExample) and then the model's ``serving_default``
-signature, so a prediction sees what training saw.
+resize, registration, PNG, apex spotting, onset->apex flow and strain,
+SequenceExample) and then the model's ``serving_default`` signature, so a
+prediction sees what training saw.
 """
 from __future__ import annotations
 
