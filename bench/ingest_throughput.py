@@ -10,7 +10,8 @@ off for the comparison (the same work as the loop), and once more with everythin
 to show their cost. Prints frames/s and the ratio to the loop: end to end (with the
 runner's start-up) and net of start-up (a run on 2 clips measures that fixed cost).
 The Dask cluster (2 worker processes) is started before the timing, as a cluster
-would be.
+would be. Two bare loops in two forked processes over disjoint halves of the clips
+give the machine's own ceiling for any 2-worker job.
 
     python bench/ingest_throughput.py [--subjects 24] [--clips-per-class 4] [--frame-size 534]
 """
@@ -50,6 +51,24 @@ def sequential_loop(specs, size: int) -> int:
     return frames
 
 
+def _loop_share(args) -> int:
+    specs, size = args
+    return sequential_loop(specs, size)
+
+
+def parallel_loops(specs, size: int, processes: int = 2) -> float:
+    """The machine's ceiling: the bare loop in ``processes`` forked processes over
+    disjoint halves of the clips, no Beam. Returns the aggregate frames/s."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        pool.map(_loop_share, [(specs[:1], size)] * processes)  # start the processes
+        started = time.perf_counter()
+        frames = pool.map(_loop_share, [(specs[share::processes], size)
+                                        for share in range(processes)], chunksize=1)
+        return sum(frames) / (time.perf_counter() - started)
+
+
 def _write_subset(annotations: str, out_csv: str, rows: int) -> None:
     """The first ``rows`` clips of a CASME II sheet, as a CSV the same reader takes."""
     import csv
@@ -86,6 +105,9 @@ def main(argv=None):
         print(f"dataset: {len(specs)} clips, {frames} JPEG frames of {width}x{height}, "
               f"output {args.size}x{args.size}, {os.cpu_count()} cores")
         print(f"{'sequential loop':<38s} {loop_fps:8.1f} frames/s   ratio 1.00", flush=True)
+        ceiling = parallel_loops(specs, args.size)
+        print(f"{'2 bare loops in 2 processes (ceiling)':<38s} {ceiling:8.1f} frames/s   "
+              f"ratio {ceiling / loop_fps:.2f}", flush=True)
         small = os.path.join(work, "small.csv")
         _write_subset(data.annotations, small, rows=2)
         same_work = {"flow": False, "register": False, "apex_fallback": "midpoint"}
