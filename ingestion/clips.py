@@ -26,6 +26,7 @@ class ClipSpec:
     fps: float
     action_units: str = ""
     repairs: tuple = ()  # repairs applied to keep the row, e.g. ("apex_midpoint",)
+    video: str = ""  # the video file the frames come from (0-based indices); "" = clip_dir
 
     @property
     def clip_id(self) -> str:
@@ -76,5 +77,7 @@ REJECT_REASONS = {
     "inconsistent_frame_size": "a frame differs in size from the onset frame",
     "oversized_image": f"a frame has more than {MAX_PIXELS:,} pixels or "
                        f"{MAX_FILE_BYTES // 2**20} MiB",
+    "unreadable_video": "the video file is missing or OpenCV cannot decode it",
+    "interval_beyond_video": "onset..offset reaches past the video's last frame",
     "too_many_frames": f"onset..offset spans more than {MAX_CLIP_FRAMES} frames",
 }

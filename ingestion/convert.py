@@ -13,6 +13,7 @@ from .clips import MAX_CLIP_FRAMES, ClipSpec, Reject
 from .flow import clip_flow
 from .frames import FrameError, crop_resize, decode_gray, encode_png, face_box
 from .records import build_sequence_example
+from .video import VideoError, read_interval
 
 # The reader's midpoint repairs, and what they become when the apex is spotted instead.
 SPOTTED_REPAIRS = {"apex_missing_midpoint": "apex_missing_spotted",
@@ -51,11 +52,32 @@ def choose_apex(spec: ClipSpec, crops: list, apex_fallback: str = "spot",
     return dataclasses.replace(spec, apex=apex, repairs=repairs), "spotted"
 
 
+def clip_frames(spec: ClipSpec):
+    """(name, gray frame) for frames onset..offset: from the clip folder's files, or from
+    ``spec.video``. Raises FrameError or VideoError with a reject keyword."""
+    if spec.video:
+        frames = read_interval(spec.video, spec.onset, spec.offset)
+        return [(f"{spec.video} frame {spec.onset + i}", gray) for i, gray in enumerate(frames)]
+    if not fileio.isdir(spec.clip_dir):
+        raise FrameError("missing_folder", f"no folder {spec.clip_dir}")
+    available = fileio.frame_files(spec.clip_dir)
+    if not available:
+        raise FrameError("no_frames", f"{spec.clip_dir} holds no image files")
+    wanted = range(spec.onset, spec.offset + 1)
+    missing = [n for n in wanted if n not in available]
+    if missing:
+        raise FrameError("missing_frame",
+                         f"{len(missing)} of frames {spec.onset}..{spec.offset} have no file in "
+                         f"{spec.clip_dir} (first: {missing[0]})")
+    return ((available[n], decode_gray(fileio.read_bytes(available[n]), available[n]))
+            for n in wanted)
+
+
 def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True,
                  apex_fallback: str = "spot", apex_from: str = "annotation",
                  flow: bool = True, register: bool = True,
                  flow_algorithm: str = "tvl1") -> Converted | Reject:
-    """Read frames onset..offset (inclusive), crop to the onset face, resize; with
+    """Read frames onset..offset (inclusive; ``clip_frames``), crop to the onset face, resize; with
     ``register``, move every crop onto the onset crop (its global shift, i.e. head
     movement, removed: ingestion/apex.py); encode; spot the apex where the annotation
     has none (``choose_apex``); with ``flow``, the onset->apex optical flow and strain
@@ -64,22 +86,10 @@ def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True,
     if span > MAX_CLIP_FRAMES:
         return Reject(spec.row, spec.clip_id, "too_many_frames",
                       f"onset..offset spans {span} frames (limit {MAX_CLIP_FRAMES})")
-    if not fileio.isdir(spec.clip_dir):
-        return Reject(spec.row, spec.clip_id, "missing_folder", f"no folder {spec.clip_dir}")
-    available = fileio.frame_files(spec.clip_dir)
-    if not available:
-        return Reject(spec.row, spec.clip_id, "no_frames", f"{spec.clip_dir} holds no image files")
     wanted = list(range(spec.onset, spec.offset + 1))
-    missing = [n for n in wanted if n not in available]
-    if missing:
-        return Reject(spec.row, spec.clip_id, "missing_frame",
-                      f"{len(missing)} of frames {spec.onset}..{spec.offset} have no file in "
-                      f"{spec.clip_dir} (first: {missing[0]})")
     box, face_detected, crops, first_shape = None, False, [], None
     try:
-        for position, number in enumerate(wanted):
-            path = available[number]
-            gray = decode_gray(fileio.read_bytes(path), path)
+        for position, (name, gray) in enumerate(clip_frames(spec)):
             if position == 0:
                 first_shape = gray.shape
                 if face_crop:
@@ -87,13 +97,13 @@ def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True,
                     face_detected = box is not None
             elif gray.shape != first_shape:
                 raise FrameError("inconsistent_frame_size",
-                                 f"{path}: {gray.shape[1]}x{gray.shape[0]} differs from the "
+                                 f"{name}: {gray.shape[1]}x{gray.shape[0]} differs from the "
                                  f"onset frame's {first_shape[1]}x{first_shape[0]}")
             crops.append(crop_resize(gray, box, size))
         if register:
             crops = registered_clip(crops)
         encoded = [encode_png(crop) for crop in crops]
-    except FrameError as error:
+    except (FrameError, VideoError) as error:
         return Reject(spec.row, spec.clip_id, error.reason, error.detail)
     except OSError as error:
         return Reject(spec.row, spec.clip_id, "unreadable_frame", str(error))

@@ -189,8 +189,40 @@ def read_smic(root, annotations=None):
     return out
 
 
+def read_videos(root, annotations):
+    """Video files with annotated intervals: ``subject,video,onset,apex,offset,label[,fps,
+    clip,action_units]``; ``video`` is a path below root, frame numbers are 0-based video
+    frame indices (an empty apex is spotted), ``clip`` defaults to ``<video stem>_<onset>``.
+    Several intervals may name the same video; nothing is extracted to disk.
+    """
+    out = []
+    for number, rec in read_table(annotations, ["subject", "video", "onset", "offset"]):
+        subject = str(get(rec, "subject") or "")
+        video = str(get(rec, "video") or "").replace("\\", "/")
+        parts = [p for p in video.split("/") if p]
+        stem = posixpath.splitext(parts[-1])[0] if parts else ""
+        onset = _int_like(get(rec, "onset"))
+        clip = str(get(rec, "clip") or (f"{stem}_{onset}" if stem else ""))
+        if not parts or video.startswith("/") or not all(_safe_component(p) for p in parts):
+            out.append(Reject(number, f"{subject}/{clip}", "path_escape",
+                              f"video {video!r} must be a relative path below --root"))
+            continue
+        fps = _int_like(get(rec, "fps"))
+        spec = make_clip(
+            row=number, dataset=str(get(rec, "dataset") or "video"), subject=subject, clip=clip,
+            root=root, parts=[subject, clip], label=get(rec, "label"),
+            onset=get(rec, "onset"), apex=get(rec, "apex"), offset=get(rec, "offset"),
+            fps=float(fps) if fps else DATASETS["video"].fps,
+            action_units=get(rec, "action_units"))
+        if isinstance(spec, ClipSpec):
+            spec = dataclasses.replace(spec, clip_dir="", video=fileio.join(root, *parts))
+        out.append(spec)
+    return out
+
+
 READERS = {name: functools.partial(read_sheet, fmt) for name, fmt in SHEETS.items()}
 READERS["smic"] = read_smic
+READERS["video"] = read_videos
 assert set(READERS) == set(DATASET_NAMES), \
     "every dataset of mer_tfx/datasets.py needs a reader here, and no other"
 

@@ -25,6 +25,9 @@ DATASETS = {d.name: d for d in (
     Dataset("smic", "SMIC-HS", 100.0, False, "s1/micro/positive/s1_po_01/image0620427.bmp"),
     Dataset("casme3", "CAS(ME)^3 part A", 30.0, True, "spNO.1/a/color/175.jpg"),
     Dataset("csv", "generic CSV format", 30.0, True, "<subject>/<clip>/<name>_<frame>.png"),
+    # Video files plus a sheet of intervals (0-based frame indices), read in place.
+    Dataset("video", "video files with annotated intervals", 30.0, True,
+            "<subject>/<recording>.avi (frames are 0-based video indices)"),
 )}
 DATASET_NAMES = tuple(DATASETS)
 

@@ -11,13 +11,16 @@ from mer_tfx.datasets import DATASET_NAMES, DATASETS
 
 from .builder import MANIFEST, SynthError, SynthResult, generate
 from .layouts import LAYOUT_CLASSES
+from .video_files import SOURCE_LAYOUT, VIDEO_LAYOUT
 
-# One synthetic layout per supported dataset (mer_tfx/datasets.py), at its frame rate.
+# One synthetic layout per supported dataset (mer_tfx/datasets.py), at its frame rate;
+# the video layout records the CSV layout's clips as video files (video_files.py).
 LAYOUTS = DATASET_NAMES
-assert set(LAYOUT_CLASSES) == set(LAYOUTS), "every dataset needs a synthetic layout"
-assert all(float(LAYOUT_CLASSES[n].fps) == DATASETS[n].fps for n in LAYOUTS), \
+_CLASS_OF = dict(LAYOUT_CLASSES, **{VIDEO_LAYOUT: LAYOUT_CLASSES[SOURCE_LAYOUT]})
+assert set(_CLASS_OF) == set(LAYOUTS), "every dataset needs a synthetic layout"
+assert all(float(_CLASS_OF[n].fps) == DATASETS[n].fps for n in LAYOUTS), \
     "a synthetic layout's fps must be its dataset's (mer_tfx/datasets.py)"
-CLASSES_BY_LAYOUT = {name: LAYOUT_CLASSES[name].classes for name in LAYOUTS}
+CLASSES_BY_LAYOUT = {name: _CLASS_OF[name].classes for name in LAYOUTS}
 FPS_BY_LAYOUT = {name: DATASETS[name].fps for name in LAYOUTS}
 
 __all__ = ["generate", "SynthResult", "SynthError", "LAYOUTS", "CLASSES_BY_LAYOUT",

@@ -17,6 +17,7 @@ import sys
 from . import faces, faults, video
 from .layout_base import ACTION_UNITS, Record
 from .layouts import LAYOUT_CLASSES
+from .video_files import VIDEO_LAYOUT, generate_videos
 
 MANIFEST = "synth_manifest.json"
 _FAULT_CLIP = 100_000  # clip indices of fault copies, far above any good clip index
@@ -160,13 +161,18 @@ def generate(layout: str, out_dir: str, subjects: int = 6, clips_per_class: int 
     instead of the drawn faces; ``jitter`` scales the head movement between frames
     (1: up to 1 px at 200-px frames; 0: none).  Same arguments, same bytes.
     """
+    if layout == VIDEO_LAYOUT:
+        return generate_videos(out_dir, subjects=subjects, clips_per_class=clips_per_class,
+                               seed=seed, frame_size=frame_size, inject_faults=inject_faults,
+                               progress=progress, no_signal=no_signal, face=face, jitter=jitter)
     if face not in video.FACES:
         raise SynthError(f"unknown face {face!r}; use one of {', '.join(video.FACES)}")
     if not 0 <= float(jitter) <= 10:
         raise SynthError(f"jitter must be between 0 and 10 (times the default head "
                          f"movement), got {jitter}")
     if layout not in LAYOUT_CLASSES:
-        raise SynthError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUT_CLASSES)}")
+        raise SynthError(f"unknown layout {layout!r}; use one of "
+                         f"{', '.join([*LAYOUT_CLASSES, VIDEO_LAYOUT])}")
     subjects = _integer("subjects", subjects, 1)
     clips_per_class = _integer("clips_per_class", clips_per_class, 1)
     seed = _integer("seed", seed, 0)
