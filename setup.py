@@ -13,6 +13,7 @@ from setuptools import setup
 # one import root without a package_dir mapping, which editable installs and the
 # namespace package mer_tfx.kfp (no __init__.py) both handle.
 SUBPACKAGES = ["ingestion", "synthetic", "components", "pipeline", "protocols", "trainer",
+               "explain",
                "transform", "schemas", "evaluation", "kfp"]
 
 setup(

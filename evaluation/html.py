@@ -10,7 +10,8 @@ import jinja2
 
 # Sections by slice feature, in this order first; further single-feature slices after.
 HTML_SLICE_ORDER = ("subject", "label", "dataset")
-FIGURE_TITLES = {"confusion_matrix.png": "confusion matrix", "per_class.png": "per-class scores"}
+FIGURE_TITLES = {"confusion_matrix.png": "confusion matrix", "per_class.png": "per-class scores",
+                 "explanations.png": "where the model looks: Grad-CAM per class"}
 
 _ENVIRONMENT = jinja2.Environment(
     loader=jinja2.PackageLoader("mer_tfx.evaluation", "templates"),

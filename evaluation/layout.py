@@ -35,6 +35,7 @@ OUTPUTS = {
     "model_run": ("Trainer", "model_run"),
     "ingest_report": ("MerExampleGen", "ingest_report"),
     "anomalies": ("ExampleValidator", "anomalies"),
+    "examples": ("MerExampleGen", "examples"),
 }
 SERVING_MODEL = "Format-Serving"  # the Trainer's SavedModel inside its model artifact
 
@@ -95,6 +96,7 @@ class RunOutputs:
     model_run: str | None = None
     ingest_report: str | None = None
     anomalies: str | None = None
+    examples: str | None = None  # MerExampleGen's examples (Split-train/, Split-eval/)
 
 
 # --- local layout -------------------------------------------------------------------------
@@ -229,6 +231,13 @@ def find_run(pipeline_root: str, pipeline_name: str = PIPELINE_NAME) -> RunOutpu
         if run is None:
             raise
         return run
+
+
+def split_files(examples: str | None, split: str = "eval") -> list:
+    """The record files of one split of an examples artifact ([] when absent)."""
+    if not examples:
+        return []
+    return sorted(tf.io.gfile.glob(join(examples, f"Split-{split}", "*")))
 
 
 def trained_model(pipeline_root: str, pipeline_name: str = PIPELINE_NAME) -> str | None:

@@ -51,17 +51,40 @@ def collect_report(pipeline_root: str, pipeline_name: str = PIPELINE_NAME) -> di
             "generated": datetime.datetime.now().isoformat(timespec="seconds")}
 
 
-def write_report(pipeline_root: str, out_dir: str, pipeline_name: str = PIPELINE_NAME) -> dict:
+def explain_run(pipeline_root: str, pipeline_name: str = PIPELINE_NAME) -> tuple[bytes, dict]:
+    """Per-class Grad-CAM (explain/per_class.py) of the newest evaluated run's trained
+    model (the pushed one when it was blessed) over that run's eval split."""
+    from mer_tfx.errors import UserError
+    from mer_tfx.explain.per_class import class_explanations
+
+    run = layout.find_run(pipeline_root, pipeline_name)
+    files = layout.split_files(run.examples, "eval")
+    if not run.model or not files:
+        raise UserError(f"--explain needs the run's trained model and eval records; found "
+                        f"model {run.model}, eval files {files[:1]} under {pipeline_root}")
+    log.info("explaining %s on %d eval record files", run.model, len(files))
+    return class_explanations(run.model, files)
+
+
+def write_report(pipeline_root: str, out_dir: str, pipeline_name: str = PIPELINE_NAME,
+                 explain: bool = False) -> dict:
     """Report on the newest evaluated run under pipeline_root into out_dir.
 
-    Writes metrics.json, confusion_matrix.png, per_class.png and report.html, and returns
-    the metrics.json content plus "files" (name -> written path). Raises UserError when
-    pipeline_root holds no Evaluator output (local or Kubeflow layout).
+    Writes metrics.json, confusion_matrix.png, per_class.png and report.html (with
+    ``explain``, also explanations.png: per-class Grad-CAM), and returns the metrics.json
+    content plus "files" (name -> written path). Raises UserError when pipeline_root
+    holds no Evaluator output (local or Kubeflow layout).
     """
     report = collect_report(pipeline_root, pipeline_name)
     overall = report["overall"]
     log.info("drawing figures (%d classes)", len(report["class_names"]))
     images = plots.summary_figures(report["confusion_matrix"], report["per_class"], overall)
+    if explain:
+        from mer_tfx.explain.per_class import FIGURE
+
+        images[FIGURE], report["explanations"] = explain_run(pipeline_root, pipeline_name)
+        log.info("per-class Grad-CAM of %d clips in %.1f s", report["explanations"]["clips"],
+                 report["explanations"]["seconds"])
     tf.io.gfile.makedirs(out_dir)
     files = {name: layout.join(out_dir, name) for name in [METRICS_JSON, *images, REPORT_HTML]}
     _write(files[METRICS_JSON], json.dumps(report, indent=2, allow_nan=False) + "\n")

@@ -224,13 +224,17 @@ def _add_report(subparsers):
     parser.add_argument("--pipeline-name", default=PIPELINE_NAME,
                         help="for a Kubeflow pipeline root")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--explain", action="store_true",
+                        help="add per-class Grad-CAM maps (mean over each class's eval clips, "
+                             "all and correctly classified) on the mean face: "
+                             "explanations.png and a report section")
     parser.set_defaults(handler=_report)
 
 
 def _report(args, _beam_args):
     from mer_tfx.evaluation.report import write_report
 
-    result = write_report(args.pipeline_root, args.out, args.pipeline_name)
+    result = write_report(args.pipeline_root, args.out, args.pipeline_name, args.explain)
     print(json.dumps({"report": args.out, "blessed": result.get("blessed"),
                       "overall": result.get("overall")}, indent=2))
     return 0
@@ -238,29 +242,60 @@ def _report(args, _beam_args):
 
 def _add_predict(subparsers):
     parser = subparsers.add_parser(
-        "predict", help="predict one clip folder with a pushed model (JSON out)")
-    parser.add_argument("--model", required=True,
-                        help="SavedModel folder or serving folder of numbered versions")
-    parser.add_argument("--frames", required=True, help="folder of the clip's frame images")
-    parser.add_argument("--onset", type=int, help="first frame number (default: first file)")
+        "predict", help="predict one clip (frame folder or video interval) with a pushed "
+                        "model (JSON out); explain it or print the TF Serving request",
+        epilog="examples:\n"
+               "  mer-tfx predict --model serving_model/mer_model --frames sub01/EP02_01f\n"
+               "  mer-tfx predict --model serving_model/mer_model --video rec.mp4 "
+               "--onset 120 --offset 160 --explain why/\n"
+               "  mer-tfx predict --video rec.mp4 --onset 120 --offset 160 --print-request "
+               "> body.json\n"
+               "  curl -d @body.json http://HOST:8501/v1/models/mer_model:predict",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="SavedModel folder or serving folder of numbered "
+                                        "versions (not needed with --print-request)")
+    clip = parser.add_mutually_exclusive_group(required=True)
+    clip.add_argument("--frames", help="folder of the clip's frame images")
+    clip.add_argument("--video", help="a video file (OpenCV/FFmpeg: mp4, avi, mov, mkv, ...); "
+                                      "--onset/--apex/--offset are 0-based frame indices")
+    parser.add_argument("--onset", type=int, help="first frame number (default: first file, "
+                                                  "or frame 0 of a video)")
     parser.add_argument("--apex", type=int, help="apex frame number (default: spotted from "
                                                  "the frames; --apex-fallback midpoint)")
-    parser.add_argument("--offset", type=int, help="last frame number (default: last file)")
+    parser.add_argument("--offset", type=int, help="last frame number (default: last file, "
+                                                   "or the video's last frame)")
     add_settings(parser, include=PREDICT_SETTINGS)
     parser.add_argument("--pipeline-root",
                         help="if --model holds no pushed model (it failed its release gates), "
                              "use the newest trained model of this pipeline root")
+    parser.add_argument("--explain", metavar="DIR",
+                        help="also write the Grad-CAM of the predicted class here: strip.png "
+                             "(over time), apex.png, gradcam.npy, explanation.json")
+    parser.add_argument("--print-request", action="store_true",
+                        help="print the JSON body of a TF Serving REST :predict call for this "
+                             "clip (base64 SequenceExample) instead of predicting")
     parser.set_defaults(handler=_predict)
 
 
 def _predict(args, _beam_args):
+    ingest = settings_from_args(args).ingest
+    if args.print_request:
+        from mer_tfx.serving_client import clip_request
+
+        print(json.dumps(clip_request(args.frames, args.onset, args.apex, args.offset,
+                                      size=ingest.crop_size, face_crop=ingest.face_crop,
+                                      convert_options=ingest.convert_options,
+                                      video=args.video)))
+        return 0
+    if not args.model:
+        raise UserError("--model is required (unless --print-request)")
     from mer_tfx.predict import predict_clip
 
-    ingest = settings_from_args(args).ingest
     result = predict_clip(args.model, args.frames, args.onset, args.apex, args.offset,
                           size=ingest.crop_size, face_crop=ingest.face_crop,
                           pipeline_root=args.pipeline_root,
-                          convert_options=ingest.convert_options)
+                          convert_options=ingest.convert_options, video=args.video,
+                          explain_dir=args.explain)
     print(json.dumps(result, indent=2))
     return 0
 

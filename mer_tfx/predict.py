@@ -1,4 +1,5 @@
-"""``mer-tfx predict``: one clip folder -> the pushed model's prediction, as JSON.
+"""``mer-tfx predict``: one clip (frame folder or video interval) -> the pushed model's
+prediction, as JSON; optionally its Grad-CAM explanation or the TF Serving request.
 
 The clip goes through exactly the ingestion code (frame numbering, face crop,
 resize, registration, PNG, apex spotting, onset->apex flow and strain,
@@ -51,6 +52,34 @@ def clip_spec(frames_dir: str, onset=None, apex=None, offset=None) -> ClipSpec:
         offset=offset, fps=0.0, repairs=repairs)
 
 
+def video_spec(video: str, onset=None, apex=None, offset=None) -> ClipSpec:
+    """A clip of a video file; frame numbers are 0-based video frame indices (default:
+    the whole video)."""
+    from mer_tfx.ingestion.video import frame_count
+
+    if not os.path.isfile(video):
+        raise UserError(f"{video}: no such video file")
+    frames = frame_count(video)
+    if frames <= 0:
+        raise UserError(f"{video}: OpenCV cannot open it as a video (or it has no frames)")
+    onset = 0 if onset is None else onset
+    offset = frames - 1 if offset is None else offset
+    if not 0 <= onset <= offset:
+        raise UserError(f"onset {onset} is after offset {offset} (or negative)")
+    if offset >= frames:
+        raise UserError(f"offset {offset} is beyond the video: {video} has {frames} frames "
+                        f"(0..{frames - 1}; frame numbers are 0-based)")
+    repairs = ()
+    if apex is None:
+        apex, repairs = (onset + offset) // 2, ("apex_missing_midpoint",)
+    if not onset <= apex <= offset:
+        raise UserError(f"apex {apex} is outside onset..offset {onset}..{offset}")
+    stem = os.path.splitext(os.path.basename(video))[0]
+    return ClipSpec(row=0, dataset="predict", subject="", clip=f"{stem}_{onset}", clip_dir="",
+                    label="", onset=onset, apex=apex, offset=offset, fps=0.0, repairs=repairs,
+                    video=video)
+
+
 def choose_model(model_dir: str, pipeline_root: str | None = None) -> tuple[str, str]:
     """(SavedModel path, status): the pushed model, else the pipeline's trained one.
 
@@ -73,35 +102,48 @@ def choose_model(model_dir: str, pipeline_root: str | None = None) -> tuple[str,
     return trained, "trained, not pushed (not blessed)"
 
 
-def prediction_record(frames_dir: str, onset=None, apex=None, offset=None, size: int = 128,
-                      face_crop: bool = True, convert_options: dict | None = None):
-    """The clip as ingestion would convert it (``Converted``), flow maps included: every
-    model gets the features it was trained on."""
-    spec = clip_spec(frames_dir, onset, apex, offset)
+def prediction_record(frames_dir: str | None, onset=None, apex=None, offset=None,
+                      size: int = 128, face_crop: bool = True,
+                      convert_options: dict | None = None, video: str | None = None):
+    """The clip (a frame folder, or an interval of ``video``) as ingestion would convert
+    it (``Converted``), flow maps included: every model gets the features it was trained
+    on."""
+    spec = (video_spec(video, onset, apex, offset) if video
+            else clip_spec(frames_dir, onset, apex, offset))
     converted = convert_clip(spec, size, face_crop, **{**(convert_options or {}), "flow": True})
     if isinstance(converted, Reject):
-        raise UserError(f"{frames_dir}: {converted.reason}: {converted.detail}")
+        raise UserError(f"{video or frames_dir}: {converted.reason}: {converted.detail}")
     return converted
 
 
-def predict_clip(model_dir: str, frames_dir: str, onset=None, apex=None, offset=None,
+def predict_clip(model_dir: str, frames_dir: str | None, onset=None, apex=None, offset=None,
                  size: int = 128, face_crop: bool = True, pipeline_root: str | None = None,
-                 convert_options: dict | None = None) -> dict:
+                 convert_options: dict | None = None, video: str | None = None,
+                 explain_dir: str | None = None) -> dict:
+    """The prediction as a dict; with ``explain_dir``, the Grad-CAM of the predicted class
+    is written there too (explain/clips.py) and summarised under "explanation"."""
     import tensorflow as tf
 
     converted = prediction_record(frames_dir, onset, apex, offset, size, face_crop,
-                                  convert_options)
+                                  convert_options, video)
     spec = converted.spec
     model_path, status = choose_model(model_dir, pipeline_root)
     serve = tf.saved_model.load(model_path).signatures["serving_default"]
     outputs = serve(examples=tf.constant([converted.serialized]))
     names = [n.decode() for n in outputs["classes"].numpy()[0]]
     probabilities = [float(p) for p in outputs["probabilities"].numpy()[0]]
-    return {
-        "model": model_path, "model_status": status, "clip": frames_dir, "frames": converted.num_frames,
+    result = {
+        "model": model_path, "model_status": status, "clip": video or frames_dir,
+        "frames": converted.num_frames,
         "onset": spec.onset, "apex": spec.apex, "apex_source": converted.apex_source,
         "offset": spec.offset,
         "face_detected": converted.face_detected,
         "predicted_class": outputs["class_names"].numpy()[0].decode(),
         "probabilities": dict(zip(names, probabilities)),
     }
+    if explain_dir:
+        from mer_tfx.explain.clips import timed_explanation
+
+        result["explanation"] = timed_explanation(model_path, converted.serialized, names,
+                                                  explain_dir)
+    return result
