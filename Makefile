@@ -30,8 +30,8 @@ demo: install
 	$(BIN)/mer-tfx synth --layout casme2 --out $(DEMO)/data --subjects $(DEMO_SUBJECTS) --clips-per-class $(DEMO_CLIPS) --seed 0
 	$(BIN)/mer-tfx ingest --dataset casme2 --root $(DEMO)/data/CASME2_RAW_selected --annotations $(DEMO)/data/CASME2-coding-20140508.xlsx --out $(DEMO)/ingest
 	$(BIN)/mer-tfx run --dataset casme2 --root $(DEMO)/data/CASME2_RAW_selected --annotations $(DEMO)/data/CASME2-coding-20140508.xlsx --output $(DEMO) --epochs $(DEMO_EPOCHS) --seed $(DEMO_SEED)
-	$(BIN)/mer-tfx report --pipeline-root $(DEMO)/pipeline_root --out $(DEMO)/report
-	$(BIN)/mer-tfx predict --model $(DEMO)/serving_model/mer_model --pipeline-root $(DEMO)/pipeline_root --frames $(DEMO)/data/CASME2_RAW_selected/sub01/$$(ls $(DEMO)/data/CASME2_RAW_selected/sub01 | head -1)
+	$(BIN)/mer-tfx report --pipeline-root $(DEMO)/pipeline_root --out $(DEMO)/report --explain
+	$(BIN)/mer-tfx predict --model $(DEMO)/serving_model/mer_model --pipeline-root $(DEMO)/pipeline_root --frames $(DEMO)/data/CASME2_RAW_selected/sub01/$$(ls $(DEMO)/data/CASME2_RAW_selected/sub01 | head -1) --explain $(DEMO)/explain
 	@echo "Report: $(DEMO)/report/report.html"
 
 test: install

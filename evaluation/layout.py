@@ -35,7 +35,7 @@ OUTPUTS = {
     "model_run": ("Trainer", "model_run"),
     "ingest_report": ("MerExampleGen", "ingest_report"),
     "anomalies": ("ExampleValidator", "anomalies"),
-    "examples": ("MerExampleGen", "examples"),
+    "examples": ("SubjectSplit", "split_examples"),
 }
 SERVING_MODEL = "Format-Serving"  # the Trainer's SavedModel inside its model artifact
 
@@ -96,7 +96,7 @@ class RunOutputs:
     model_run: str | None = None
     ingest_report: str | None = None
     anomalies: str | None = None
-    examples: str | None = None  # MerExampleGen's examples (Split-train/, Split-eval/)
+    examples: str | None = None  # SubjectSplit's split examples (Split-train/, Split-eval/)
 
 
 # --- local layout -------------------------------------------------------------------------
