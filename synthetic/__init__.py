@@ -15,13 +15,15 @@ from .video_files import SOURCE_LAYOUT, VIDEO_LAYOUT
 
 # One synthetic layout per supported dataset (mer_tfx/datasets.py), at its frame rate;
 # the video layout records the CSV layout's clips as video files (video_files.py).
-LAYOUTS = DATASET_NAMES
+# LAYOUTS: the frame-folder layouts (fault injection, file naming); generate() also takes
+# VIDEO_LAYOUT.
 _CLASS_OF = dict(LAYOUT_CLASSES, **{VIDEO_LAYOUT: LAYOUT_CLASSES[SOURCE_LAYOUT]})
-assert set(_CLASS_OF) == set(LAYOUTS), "every dataset needs a synthetic layout"
-assert all(float(_CLASS_OF[n].fps) == DATASETS[n].fps for n in LAYOUTS), \
+assert set(_CLASS_OF) == set(DATASET_NAMES), "every dataset needs a synthetic layout"
+assert all(float(_CLASS_OF[n].fps) == DATASETS[n].fps for n in DATASET_NAMES), \
     "a synthetic layout's fps must be its dataset's (mer_tfx/datasets.py)"
-CLASSES_BY_LAYOUT = {name: _CLASS_OF[name].classes for name in LAYOUTS}
-FPS_BY_LAYOUT = {name: DATASETS[name].fps for name in LAYOUTS}
+LAYOUTS = tuple(name for name in DATASET_NAMES if name != VIDEO_LAYOUT)
+CLASSES_BY_LAYOUT = {name: _CLASS_OF[name].classes for name in DATASET_NAMES}
+FPS_BY_LAYOUT = {name: DATASETS[name].fps for name in DATASET_NAMES}
 
 __all__ = ["generate", "SynthResult", "SynthError", "LAYOUTS", "CLASSES_BY_LAYOUT",
            "FPS_BY_LAYOUT", "MANIFEST"]
