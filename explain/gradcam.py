@@ -54,7 +54,8 @@ def terminal_convolutions(model) -> list:
                 return True
         return False
 
-    found = [layer for layer in model.layers if _is_conv(layer) and not has_conv_below(layer, set())]
+    found = [layer for layer in model.layers
+             if _is_conv(layer) and not has_conv_below(layer, set())]
     if not found:
         raise ValueError(f"model {model.name} has no convolution layer: Grad-CAM needs one")
     return found

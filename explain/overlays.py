@@ -22,13 +22,13 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _unit(image: np.ndarray) -> np.ndarray:
+def unit(image: np.ndarray) -> np.ndarray:
     low, high = float(np.min(image)), float(np.max(image))
     return (image - low) / (high - low) if high > low else np.zeros_like(image)
 
 
 def _overlay(axes, face: np.ndarray, heat: np.ndarray, title: str) -> None:
-    axes.imshow(_unit(face), cmap="gray", vmin=0, vmax=1)
+    axes.imshow(unit(face), cmap="gray", vmin=0, vmax=1)
     axes.imshow(heat, cmap="jet", vmin=0, vmax=1, alpha=np.clip(heat, 0, 1) * 0.6)
     axes.set_title(title, fontsize=8)
     axes.axis("off")
@@ -64,7 +64,7 @@ def classes_png(mean_face: np.ndarray, rows: list) -> bytes:
                  f"{name}\nall eval clips (n={n_all})")
         axes = figure.add_subplot(2, len(rows), len(rows) + column)
         if correct_map is None:
-            axes.imshow(_unit(mean_face), cmap="gray")
+            axes.imshow(unit(mean_face), cmap="gray")
             axes.set_title(f"{name}\nnone correct", fontsize=8)
             axes.axis("off")
         else:

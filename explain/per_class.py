@@ -40,7 +40,7 @@ def class_explanations(model_path: str, files: list) -> tuple[bytes, dict]:
     model = ExportedModel(model_path)
     explanations = explain_records(model, records, class_ids=labels)
     predicted = [int(np.argmax(e.probabilities)) for e in explanations]
-    mean_face = np.mean([_unit(e.face) for e in explanations], axis=0)
+    mean_face = np.mean([overlays.unit(e.face) for e in explanations], axis=0)
     rows, summary = [], {}
     for index, name in enumerate(names):
         mine = [e for e, label in zip(explanations, labels) if label == index]
@@ -57,11 +57,6 @@ def class_explanations(model_path: str, files: list) -> tuple[bytes, dict]:
     return figure, {"method": METHOD + "; of each clip's true class, averaged per class",
                     "model": model_path, "clips": len(records), "seconds": round(seconds, 2),
                     "seconds_per_clip": round(seconds / len(records), 4), "per_class": summary}
-
-
-def _unit(image):
-    low, high = float(np.min(image)), float(np.max(image))
-    return (image - low) / (high - low) if high > low else np.zeros_like(image)
 
 
 def _mean_map(explanations):
