@@ -1,4 +1,4 @@
-"""``mer-tfx kfp compile|schedule|run``: the Kubeflow Pipelines subcommands.
+"""``mer-tfx kfp compile|schedule|run|replay``: the Kubeflow Pipelines subcommands.
 
 ``add_kfp_parser(subparsers)`` adds them to the ``mer-tfx`` parser; every handler is
 ``handler(args, beam_args) -> exit code`` and raises UserError for bad input or a
@@ -7,11 +7,14 @@ server error. Heavy imports (TFX, the kfp client) happen inside the handlers.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 
 from mer_tfx.errors import UserError
 from mer_tfx.pipeline.configs import PIPELINE_NAME
+
+LOCAL_IMAGE = "mer-tfx:local"  # a --local package's image: never pulled (replay only)
 
 _COMPILE_EPILOG = """\
 Every pipeline setting has a flag here (see mer-tfx run --help for the same ones) and a
@@ -62,6 +65,10 @@ def add_kfp_parser(subparsers) -> argparse.ArgumentParser:
         epilog=_COMPILE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     comp.add_argument("--out", required=True, help="package to write (.yaml)")
     comp.add_argument("--job-json", help="also write the runner's raw PipelineJob JSON here")
+    comp.add_argument("--local", action="store_true",
+                      help="a package for `mer-tfx kfp replay` on this machine: local pipeline "
+                           "root, data and output allowed, the schema read from this checkout, "
+                           "--image optional. Not for a cluster (the client refuses to upload it)")
     from mer_tfx.cli import add_beam_arg, add_preset, add_print_settings, add_settings
 
     add_settings(comp)
@@ -89,6 +96,32 @@ def add_kfp_parser(subparsers) -> argparse.ArgumentParser:
     run.add_argument("--no-upload", action="store_true",
                      help="submit the package with the run instead of uploading a version")
     run.set_defaults(handler=_run)
+
+    replay = commands.add_parser(
+        "replay", help="run a compiled package on this machine, task by task, as KFP v2 would",
+        description="Smoke-test a package before uploading it: orders root.dag's tasks, builds "
+                    "each task's ExecutorInput, substitutes the launcher's placeholders in the "
+                    "container's command and args and runs it as a subprocess of this "
+                    "environment (`python` = this interpreter), passing each task's output "
+                    "metadata downstream. Outputs go where KFP v2 puts them: PIPELINE_ROOT/"
+                    "<pipeline name>/<run id>/<task>/<output>, so `mer-tfx report "
+                    "--pipeline-root PIPELINE_ROOT` reads the run. Resource requests, node "
+                    "selectors and tolerations are printed, not honoured.")
+    replay.add_argument("package", help="compiled pipeline.yaml (mer-tfx kfp compile, "
+                                        "e.g. with --local for local data)")
+    replay.add_argument("--pipeline-root", required=True,
+                        help="where the outputs go: a local folder (or gs://...)")
+    replay.add_argument("--task-limit", type=int, metavar="N",
+                        help="stop after the first N tasks of the order")
+    replay.add_argument("--run-id", help="run id in the output paths (default "
+                                         "replay-<UTC time>-<random>)")
+    replay.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a pipeline input parameter (VALUE as JSON, else a string; "
+                             "repeatable)")
+    replay.add_argument("--quiet", action="store_true",
+                        help="do not stream the tasks' own output (a failed task's last lines "
+                             "are still shown)")
+    replay.set_defaults(handler=_replay)
     return parser
 
 
@@ -113,10 +146,17 @@ def _compile(args, beam_args) -> int:
     from mer_tfx.kfp import compiler
 
     settings = compile_settings(args, beam_args)
+    if args.local:  # absolute paths in the package, its settings.json and the summary
+        settings = compiler.localized_settings(settings)
+        if settings.kubeflow.pipeline_root and "://" not in settings.kubeflow.pipeline_root:
+            settings = settings.replace(**{"kubeflow.pipeline_root": os.path.abspath(
+                settings.kubeflow.pipeline_root)})
     if args.print_settings:
         print(json.dumps(settings.to_dict(), indent=2))
         return 0
     kube = settings.kubeflow
+    if args.local and not kube.image:
+        kube = dataclasses.replace(kube, image=LOCAL_IMAGE)
     if not kube.image:
         raise UserError("give --image REGISTRY/mer-tfx:TAG (the image built from the "
                         "repository's Dockerfile) or set MER_IMAGE")
@@ -129,7 +169,7 @@ def _compile(args, beam_args) -> int:
         node_selector=list(kube.node_selector), tolerations=list(kube.toleration),
         beam_args=list(settings.beam_args) or None, transform_gpus=kube.transform_gpus,
         pvc_mounts=list(kube.pvc), cache_ingestion=kube.cache_ingestion,
-        job_json_path=args.job_json, **schema)
+        job_json_path=args.job_json, local=args.local, **schema)
     settings_path = settings.write(os.path.dirname(os.path.abspath(path)),
                                    os.path.splitext(os.path.basename(path))[0] + ".settings.json")
     print(json.dumps({"package": path, "settings": settings_path, "image": kube.image,
@@ -160,4 +200,22 @@ def _run(args, _beam_args) -> int:
         pipeline_root=args.pipeline_root, service_account=args.service_account,
         version_name=args.version_name, upload_package=not args.no_upload)
     print(json.dumps(result, indent=2, sort_keys=True))
+    return 0
+
+
+def _replay(args, _beam_args) -> int:
+    from mer_tfx.kfp.replay import replay_package
+
+    parameters = {}
+    for item in args.param:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise UserError(f"--param {item!r}: write NAME=VALUE")
+        try:
+            parameters[name] = json.loads(text)
+        except ValueError:
+            parameters[name] = text
+    result = replay_package(args.package, args.pipeline_root, task_limit=args.task_limit,
+                            run_id=args.run_id, parameters=parameters, quiet=args.quiet)
+    print(json.dumps(result, indent=2))
     return 0

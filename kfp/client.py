@@ -227,7 +227,7 @@ def upload(client, package_path: str, pipeline_name: str = DEFAULT_PIPELINE_NAME
     """
     from mer_tfx.kfp.platform import read_package
 
-    read_package(package_path)  # fail here, not as an opaque server error
+    read_package(package_path, for_cluster=True)  # fail here, not as an opaque server error
     version_name = version_name or _version_name(pipeline_name, package_path)
     pipeline_id = find_pipeline_id(client, pipeline_name, namespace)
     if pipeline_id is None:
@@ -336,7 +336,7 @@ def run_once(host: str, package_path: str, experiment: str = DEFAULT_EXPERIMENT,
     if not upload_package:
         from mer_tfx.kfp.platform import read_package
 
-        read_package(package_path)
+        read_package(package_path, for_cluster=True)
         with server_errors(f"starting run {run_name!r}"), _quiet_client():
             result = client.create_run_from_pipeline_package(
                 package_path, run_name=run_name, experiment_name=experiment,

@@ -25,6 +25,10 @@ Choices made here:
 * MerExampleGen's input fingerprint is only the path of remote data, so its task is
   compiled with KFP caching off by default: every scheduled run ingests what the
   bucket holds now; downstream tasks rerun when the examples change.
+* ``local=True`` compiles the same tasks for ``mer-tfx kfp replay`` (kfp/replay.py) on
+  this machine: pipeline root, data and output may be local paths (made absolute,
+  since each replayed task runs in a folder of its own) and ImportSchemaGen reads this
+  checkout's schema. No cluster can run such a package; the client refuses to upload it.
 """
 from __future__ import annotations
 
@@ -58,7 +62,9 @@ def _is_remote(path: str) -> bool:
     return "://" in path
 
 
-def _check_pipeline_root(pipeline_root: str) -> str:
+def _check_pipeline_root(pipeline_root: str, local: bool = False) -> str:
+    if local and pipeline_root and not _is_remote(pipeline_root):
+        return os.path.abspath(pipeline_root)
     if not pipeline_root or not pipeline_root.startswith(PIPELINE_ROOT_SCHEMES):
         raise UserError(
             f"pipeline root {pipeline_root!r}: Kubeflow keeps the artifacts in an object "
@@ -117,6 +123,30 @@ def check_kfp_artifact_types(pipeline) -> None:
                     f"importable (e.g. a lazy __getattr__ in mer_tfx/__init__.py)")
 
 
+def localized_settings(settings):
+    """Settings of a --local package: data and output as absolute paths that exist here."""
+    def absolute(what, path):
+        if not path or _is_remote(path):
+            return path
+        if not os.path.exists(path):
+            raise UserError(f"{what} {path} does not exist on this machine: a --local package "
+                            f"is replayed here, so give the data's local path")
+        return os.path.abspath(path)
+
+    rows = [[s.dataset, absolute(f"{s.dataset} data root", s.root)]
+            + ([absolute(f"{s.dataset} annotations", s.annotations)] if s.annotations else [])
+            for s in settings.source_list]
+    changes = {"output": settings.output if _is_remote(settings.output)
+               else os.path.abspath(settings.output)}
+    if settings.push_to and not _is_remote(settings.push_to):
+        changes["push_to"] = os.path.abspath(settings.push_to)
+    if settings.sources:
+        changes["sources"] = rows
+    else:
+        changes.update(root=rows[0][1], annotations=rows[0][2] if len(rows[0]) > 2 else None)
+    return settings.replace(**changes)
+
+
 def _check_no_user_code_upload(pipeline) -> None:
     """module_file would package user code into a wheel under the pipeline root now."""
     from tfx.components.util import udf_utils
@@ -152,7 +182,7 @@ def compile_pipeline(settings, out_path: str, image: str, pipeline_root: str | N
                      tolerations: list | None = None, beam_args: list | None = None,
                      transform_gpus: int = 0, pvc_mounts: list | None = None,
                      schema_path: str = CONTAINER_SCHEMA_PATH, cache_ingestion: bool = False,
-                     job_json_path: str | None = None) -> str:
+                     job_json_path: str | None = None, local: bool = False) -> str:
     """Compile ``create_pipeline(settings)`` for KFP v2 into ``out_path`` (.yaml); returns it.
 
     image: the project image (Dockerfile) every executor runs.
@@ -171,6 +201,8 @@ def compile_pipeline(settings, out_path: str, image: str, pipeline_root: str | N
     schema_path: the schema file as seen inside the image.
     cache_ingestion: keep KFP caching on for MerExampleGen (off by default, see module doc).
     job_json_path: also write the runner's raw PipelineJob JSON there (for inspection).
+    local: a package for ``mer-tfx kfp replay`` on this machine (see the module doc), not
+        for a cluster.
     """
     if not str(out_path).endswith((".yaml", ".yml")):
         raise UserError(f"package path {out_path}: the kfp client only takes .yaml/.yml "
@@ -179,13 +211,20 @@ def compile_pipeline(settings, out_path: str, image: str, pipeline_root: str | N
     if not image or any(ch.isspace() for ch in image):
         raise UserError(f"image {image!r}: give the pushed project image, e.g. "
                         f"us-docker.pkg.dev/PROJECT/REPO/mer-tfx:1.0")
-    pipeline_root = _check_pipeline_root(pipeline_root or settings.pipeline_root)
+    pipeline_root = _check_pipeline_root(pipeline_root or settings.pipeline_root, local)
     mounts = [parse_pvc(m) for m in (pvc_mounts or [])]
-    for source in settings.source_list:
-        _check_location(f"{source.dataset} data root", source.root, mounts)
-        _check_location(f"{source.dataset} annotations", source.annotations, mounts)
-    _check_location("output (serving model folder)", settings.output, mounts)
-    _check_location("schema path", schema_path, mounts + [("image", CONTAINER_SOURCE_DIR)])
+    if local:
+        from mer_tfx.schemas import SCHEMA_PATH
+
+        settings = localized_settings(settings)
+        if schema_path == CONTAINER_SCHEMA_PATH:
+            schema_path = SCHEMA_PATH
+    else:
+        for source in settings.source_list:
+            _check_location(f"{source.dataset} data root", source.root, mounts)
+            _check_location(f"{source.dataset} annotations", source.annotations, mounts)
+        _check_location("output (serving model folder)", settings.output, mounts)
+        _check_location("schema path", schema_path, mounts + [("image", CONTAINER_SOURCE_DIR)])
     gpus, transform_gpus = int(gpus or 0), int(transform_gpus or 0)
     trainer_resources = resource_spec(gpus, accelerator, cpu_limit, memory_limit)
     transform_resources = (resource_spec(transform_gpus, accelerator, cpu_limit, memory_limit)
@@ -249,7 +288,9 @@ def compile_pipeline(settings, out_path: str, image: str, pipeline_root: str | N
         all_tasks={"pvcMount": pvc_mount_entries(mounts)})
     write_package(pipeline_spec, platform_spec, out_path, header=(
         f"Compiled by mer-tfx {mer_tfx.__version__} with TFX KubeflowV2DagRunner\n"
-        f"Image: {image}\nPipeline root: {pipeline_root}"))
+        f"Image: {image}\nPipeline root: {pipeline_root}"
+        + ("\nLocal package (--local): for `mer-tfx kfp replay` on this machine only"
+           if local else "")))
     read_package(out_path)  # what the kfp client will do with it
     log.info("wrote %s (%d tasks, image %s, pipeline root %s)", out_path,
              len(pipeline_spec["root"]["dag"]["tasks"]), image, pipeline_root)

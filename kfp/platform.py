@@ -83,17 +83,83 @@ def write_package(pipeline_spec: dict, platform_spec: dict, out_path: str,
         yaml.safe_dump_all(documents, handle, sort_keys=True, default_flow_style=False)
 
 
-def read_package(path: str):
+def read_package(path: str, for_cluster: bool = False):
     """Parse a package exactly as kfp 2.x's client does before uploading or running it
-    (``kfp.client.client._extract_pipeline_yaml``): a (pipeline_spec, platform_spec) doc."""
+    (``kfp.client.client._extract_pipeline_yaml``): a (pipeline_spec, platform_spec) doc.
+
+    for_cluster: also refuse a package compiled with ``--local`` (its pipeline root and
+    data are paths on this machine, which no KFP task can open).
+    """
     from kfp.client import client as kfp_client
 
     if not os.path.isfile(path):
         raise UserError(f"pipeline package {path} does not exist: run `mer-tfx kfp compile "
                         f"--out {path}` first")
     try:
-        return kfp_client._extract_pipeline_yaml(path)  # noqa: SLF001
+        doc = kfp_client._extract_pipeline_yaml(path)  # noqa: SLF001
     except Exception as error:  # yaml, protobuf ParseError, ValueError
         raise UserError(f"{path} is not a KFP v2 pipeline package: {error}") from None
+    root = doc.pipeline_spec.default_pipeline_root
+    if for_cluster and root and "://" not in root:
+        raise UserError(f"{path} was compiled with --local (pipeline root {root} is a path on "
+                        f"this machine): it is for `mer-tfx kfp replay` only. Compile again "
+                        f"without --local, with a gs:// or s3:// pipeline root, to upload it")
+    return doc
+
+
+# --- what each task asks the cluster for (printed by the replay) --------------------------
+
+def format_toleration(toleration: dict) -> str:
+    """The kfp-kubernetes toleration dict as ``key=value:Effect`` (as --toleration takes it)."""
+    text = toleration.get("key", "") or "*"
+    if toleration.get("operator", "Equal") == "Equal" and toleration.get("value"):
+        text += f"={toleration['value']}"
+    if toleration.get("effect"):
+        text += f":{toleration['effect']}"
+    if "tolerationSeconds" in toleration:
+        text += f" for {toleration['tolerationSeconds']}s"
+    return text
+
+
+def _memory_text(gigabytes: float) -> str:
+    gib = gigabytes * 10**9 / 2**30
+    exact = f"{round(gib)}Gi ({gigabytes:.2f} GB)" if abs(gib - round(gib)) < 1e-6 else None
+    return exact or f"{gigabytes:g} GB"
+
+
+def scheduling_summary(task: str, resources: dict, kubernetes: dict) -> str | None:
+    """One line of what ``task`` asks the cluster for, or None when it asks for nothing:
+    ``Trainer: 1 x nvidia.com/gpu on cloud.google.com/gke-accelerator=nvidia-tesla-t4;
+    cpu limit 8, memory limit 32Gi (34.36 GB); tolerates nvidia.com/gpu=present:NoSchedule``.
+
+    ``resources``: the executor's container.resources (ResourceSpec as a dict);
+    ``kubernetes``: its PlatformSpec executor config (nodeSelector, tolerations, ...).
+    """
+    parts = []
+    accelerator = resources.get("accelerator") or {}
+    labels = (kubernetes.get("nodeSelector") or {}).get("labels") or {}
+    where = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    if accelerator.get("count") and int(accelerator["count"]):
+        parts.append(f"{int(accelerator['count'])} x {accelerator.get('type', '?')}"
+                     + (f" on {where}" if where else ""))
+    elif where:
+        parts.append(f"nodes with {where}")
+    limits = []
+    for key, word in (("cpuRequest", "cpu request"), ("cpuLimit", "cpu limit")):
+        if resources.get(key):
+            limits.append(f"{word} {resources[key]:g}")
+    for key, word in (("memoryRequest", "memory request"), ("memoryLimit", "memory limit")):
+        if resources.get(key):
+            limits.append(f"{word} {_memory_text(resources[key])}")
+    if limits:
+        parts.append(", ".join(limits))
+    tolerations = kubernetes.get("tolerations") or []
+    if tolerations:
+        parts.append("tolerates " + ", ".join(format_toleration(t) for t in tolerations))
+    for mount in kubernetes.get("pvcMount") or []:
+        claim = mount.get("constant") or (mount.get("pvcNameParameter") or {}).get(
+            "runtimeValue", {}).get("constant") or mount.get("taskOutputParameter") or "?"
+        parts.append(f"PVC {claim} at {mount.get('mountPath')}")
+    return f"{task}: " + "; ".join(parts) if parts else None
 
 
