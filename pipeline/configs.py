@@ -140,6 +140,10 @@ class PipelineSettings:
             raise SettingsError(f"model {self.trainer.model} reads the optical flow that "
                                 f"--no-flow leaves out: drop --no-flow, or choose a frame "
                                 f"model (motion_cnn_tcn, ...)")
+        try:
+            self.trainer.check_temporal_strategy(self.transform.temporal_strategy)
+        except ValueError as error:
+            raise SettingsError(str(error)) from None
 
     @property
     def source_list(self) -> list:

@@ -4,6 +4,7 @@ import collections
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras
 
 from mer_tfx.trainer import augment, data
 from mer_tfx.trainer.config import FLOW_MODELS
@@ -64,8 +65,7 @@ def test_mirrored_flow_negates_the_horizontal_component():
     flow = tf.random.normal([6, 6, 3])
     seen = set()
     for seed in range(20):
-        tf.random.set_seed(seed)
-        out, _ = augment.augment_flow(flow, tf.constant(0))
+        out, _ = augment.augment_flow(flow, tf.constant(0), tf.constant([seed, 0]))
         out = out.numpy()
         if np.allclose(out, flow.numpy()):
             seen.add("kept")
@@ -100,20 +100,71 @@ def test_augmentation_is_the_same_for_every_frame_of_a_clip():
     tf.random.set_seed(1)
     base = tf.random.normal([1, 16, 16, 2])
     clip = tf.tile(base, [6, 1, 1, 1])  # six identical frames
-    for _ in range(5):
-        out, label = augment.augment_clip(clip, tf.constant(3))
+    for seed in range(5):
+        out, label = augment.augment_clip(clip, tf.constant(3), tf.constant([seed, 0]))
         assert int(label) == 3
         frames = out.numpy()
         assert np.allclose(frames, frames[:1])  # one draw for the whole clip
 
 
 def test_brightness_leaves_the_motion_channel_alone():
-    clip = tf.zeros([4, 8, 8, 2])
-    out, _ = augment.augment_clip(clip, tf.constant(0))
-    assert np.allclose(out.numpy()[..., 1], 0.0)
+    clip = tf.concat([tf.ones([4, 8, 8, 1]), tf.zeros([4, 8, 8, 1])], axis=-1)
+    for seed in range(5):
+        out, _ = augment.augment_clip(clip, tf.constant(0), tf.constant([seed, 1]))
+        assert np.allclose(out.numpy()[..., 1], 0.0)
 
 
-def test_class_weights_balance_the_classes():
-    weights = data.class_weights(collections.Counter({0: 30, 1: 10}), 3)
-    assert weights[0] * 30 == pytest.approx(weights[1] * 10)
-    assert weights[2] == 0.0
+def test_augmentation_leaves_padding_steps_at_zero():
+    """pad_truncate's padding steps are zeros (mask_xf 0): brightness must not fill them."""
+    clip = tf.concat([tf.random.normal([3, 8, 8, 2], seed=1), tf.zeros([5, 8, 8, 2])], axis=0)
+    shifted = 0
+    for seed in range(10):
+        out, _ = augment.augment_clip(clip, tf.constant(0), tf.constant([seed, 2]))
+        out = out.numpy()
+        assert np.all(out[3:] == 0.0)
+        shifted += not np.allclose(out[:3, ..., 0].mean(), clip.numpy()[:3, ..., 0].mean())
+    assert shifted
+
+
+def test_same_augmentation_seed_gives_the_same_clip():
+    clip = tf.random.normal([4, 8, 8, 2], seed=3)
+    one = augment.augment_clip(clip, tf.constant(0), tf.constant([5, 9]))[0].numpy()
+    two = augment.augment_clip(clip, tf.constant(0), tf.constant([5, 9]))[0].numpy()
+    other = augment.augment_clip(clip, tf.constant(0), tf.constant([6, 9]))[0].numpy()
+    np.testing.assert_array_equal(one, two)
+    assert not np.allclose(one, other)
+
+
+@pytest.mark.parametrize("name", ["motion_cnn_tcn", "thesis_cnn_bilstm"])
+def test_frame_models_ignore_padding_steps(name):
+    """A 5-frame clip padded to 8 steps scores as the same 5 frames unpadded: the masks
+    (rebuilt from the zero steps) keep padding out of the LSTM and the temporal max."""
+    unpadded, padded = build_model(name, (5, 16, 16, 2), 3), build_model(name, (8, 16, 16, 2), 3)
+    rng = np.random.default_rng(0)
+    weights = [rng.normal(scale=0.3, size=w.shape).astype(np.float32)
+               for w in unpadded.get_weights()]  # non-zero biases: padding would show
+    unpadded.set_weights(weights)
+    padded.set_weights(weights)
+    real = rng.normal(scale=0.05, size=(2, 5, 16, 16, 2)).astype(np.float32)
+    zeros = np.zeros((2, 3, 16, 16, 2), np.float32)
+
+    def features(model, clips):  # the classifier's input: softmax would saturate
+        return tf_keras.Model(model.input, model.layers[-2].output)(clips, training=False)
+
+    np.testing.assert_allclose(features(unpadded, real),
+                               features(padded, np.concatenate([real, zeros], 1)),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_parallel_model_is_refused_with_pad_truncate():
+    """It reads step T//2 as the apex, which only resample puts there."""
+    from mer_tfx.pipeline.configs import PipelineSettings
+    from mer_tfx.settings import SettingsError
+    from mer_tfx.trainer.config import TrainerConfig
+    from mer_tfx.transform.config import TransformConfig
+
+    with pytest.raises(SettingsError, match="parallel_cnn_lstm reads step T//2 as the apex"):
+        PipelineSettings(trainer=TrainerConfig(model="parallel_cnn_lstm"),
+                         transform=TransformConfig(temporal_strategy="pad_truncate"))
+    PipelineSettings(trainer=TrainerConfig(model="parallel_cnn_lstm"))
+    PipelineSettings(transform=TransformConfig(temporal_strategy="pad_truncate"))

@@ -15,6 +15,9 @@ MODEL_NAMES = ("motion_cnn_tcn", "thesis_cnn_bilstm", "parallel_cnn_lstm", "stst
 # Models that read the onset->apex flow and strain (Transform's flow_xf) instead of
 # the frames (frames_xf).
 FLOW_MODELS = ("ststnet", "off_apexnet")
+# Models that read step T//2 as the apex frame: the ``resample`` strategy puts the apex
+# there; with ``pad_truncate`` that step is any frame, or padding.
+APEX_STEP_MODELS = ("parallel_cnn_lstm",)
 # Modes and metrics of trainer/selection.py (listed here for the same reason).
 EPOCH_SELECTIONS = ("validation", "fixed")
 SELECTION_METRICS = ("uar", "uf1")
@@ -53,6 +56,14 @@ class TrainerConfig:
         if self.epoch_selection == "validation" and not 0 < self.validation_fraction < 1:
             raise ValueError("validation_fraction must be between 0 and 1 for epoch_selection "
                              f"'validation', got {self.validation_fraction}")
+
+    def check_temporal_strategy(self, strategy: str) -> None:
+        """A ValueError when the model cannot read clips of this temporal strategy."""
+        if self.model in APEX_STEP_MODELS and strategy != "resample":
+            raise ValueError(
+                f"model {self.model} reads step T//2 as the apex frame, which only "
+                f"--temporal-strategy resample puts there (with {strategy} it is the frame "
+                f"T//2 after the onset, or padding): use resample, or another model")
 
     @property
     def first_selectable_epoch(self) -> int:

@@ -5,12 +5,19 @@ models (trainer.config.FLOW_MODELS) the onset->apex flow maps [F, F, 3] (flow_xf
 u, v, strain); all return a compiled Keras 2 (tf_keras) model ending in a softmax
 over the classes, whose input is named after the Transform output it reads.
 
+Frame models honour ``pad_truncate``'s padding: the steps Transform masks out
+(mask_xf 0) are all-zero steps of frames_xf (transform.temporal.real_steps), so
+each frame model rebuilds the mask from its one input and the LSTMs skip padding
+steps, and the temporal convolution and max of ``motion_cnn_tcn`` see zeros there.
+A padded clip then scores as the same clip with fewer padding steps would.
+
 - ``thesis_cnn_bilstm``: the reference thesis, layer for layer. At its published
   input (60 x 224 x 224 x 1, 8 classes) it has 95,612,360 parameters, almost all
   in the LSTM reading a 186,624-wide Flatten.
 - ``parallel_cnn_lstm``: the second reference: a spatial CNN branch (on the apex
-  step) and a temporal LSTM branch (on flattened frames) fused before the head,
-  SGD lr 0.01 momentum 0.9, at 48 x 48 frames and 48 steps.
+  step, T//2: ``resample`` puts the apex there, so the settings refuse this model
+  with ``pad_truncate``) and a temporal LSTM branch (on flattened frames) fused
+  before the head, SGD lr 0.01 momentum 0.9, at 48 x 48 frames and 48 steps.
 - ``motion_cnn_tcn`` (default): a small CNN shared by all frames, kept spatial
   (a coarse 8 x 8 map, because *where* the face moves is the class) and reading
   the motion channel, then a temporal convolution and a max over time. ~53k
@@ -30,10 +37,12 @@ over the classes, whose input is named after the Transform output it reads.
 """
 from __future__ import annotations
 
+import tensorflow as tf
 import tf_keras as keras
 from tf_keras import layers
 
 from mer_tfx.transform.preprocessing import FLOW_KEY, FRAMES_KEY
+from mer_tfx.transform.temporal import real_steps
 
 from .config import MODEL_NAMES
 
@@ -54,14 +63,26 @@ def _classifier(inputs, features, num_classes: int, name: str, optimizer):
     return model
 
 
+def step_mask(inputs):
+    """[B, T] bool of real (not padding) steps of the frames input."""
+    return layers.Lambda(real_steps, name="step_mask")(inputs)
+
+
+def masked_steps(features, mask):
+    """Per-step features [B, T, D] set to 0 on padding steps."""
+    return layers.Lambda(
+        lambda pair: pair[0] * tf.cast(pair[1], pair[0].dtype)[..., None])([features, mask])
+
+
 def thesis_cnn_bilstm(input_shape, num_classes, learning_rate=None):
     inputs = keras.Input(shape=input_shape, name=FRAMES_KEY)
+    mask = step_mask(inputs)
     x = layers.TimeDistributed(layers.Conv2D(32, 3, activation="relu"))(inputs)
     x = layers.TimeDistributed(layers.MaxPooling2D(2))(x)
     x = layers.TimeDistributed(layers.Conv2D(64, 3, activation="relu"))(x)
     x = layers.TimeDistributed(layers.MaxPooling2D(2))(x)
     x = layers.TimeDistributed(layers.Flatten())(x)
-    x = layers.Bidirectional(layers.LSTM(64))(x)
+    x = layers.Bidirectional(layers.LSTM(64))(x, mask=mask)
     x = layers.Dropout(0.5)(x)
     x = layers.Dense(64, activation="relu")(x)
     return _classifier(inputs, x, num_classes, "thesis_cnn_bilstm",
@@ -71,6 +92,7 @@ def thesis_cnn_bilstm(input_shape, num_classes, learning_rate=None):
 def parallel_cnn_lstm(input_shape, num_classes, learning_rate=None):
     steps = input_shape[0]
     inputs = keras.Input(shape=input_shape, name=FRAMES_KEY)
+    mask = step_mask(inputs)
     apex = layers.Lambda(lambda clip: clip[:, steps // 2], name="apex_frame")(inputs)
     s = layers.Conv2D(32, 3, activation="relu", padding="same")(apex)
     s = layers.MaxPooling2D(2)(s)
@@ -79,7 +101,7 @@ def parallel_cnn_lstm(input_shape, num_classes, learning_rate=None):
     s = layers.Flatten()(s)
     s = layers.Dense(128, activation="relu")(s)
     t = layers.TimeDistributed(layers.Flatten())(inputs)
-    t = layers.LSTM(128)(t)
+    t = layers.LSTM(128)(t, mask=mask)
     x = layers.Concatenate()([s, t])
     x = layers.Dropout(0.5)(x)
     x = layers.Dense(64, activation="relu")(x)
@@ -89,6 +111,7 @@ def parallel_cnn_lstm(input_shape, num_classes, learning_rate=None):
 
 def motion_cnn_tcn(input_shape, num_classes, learning_rate=None):
     inputs = keras.Input(shape=input_shape, name=FRAMES_KEY)
+    mask = step_mask(inputs)
     # A small CNN shared by all frames; the strided first layer halves the resolution
     # cheaply, and the map stays spatial (8 x 8 at 64 px): where the face moves is the class.
     x = layers.TimeDistributed(layers.Conv2D(16, 3, strides=2, padding="same",
@@ -104,7 +127,11 @@ def motion_cnn_tcn(input_shape, num_classes, learning_rate=None):
     x = layers.TimeDistributed(layers.Flatten())(x)
     x = layers.TimeDistributed(layers.Dense(64, activation="relu"))(x)
     # Temporal convolution + max over time: the event's peak, wherever it falls.
+    # Padding steps are zeroed before (as the convolution's own "same" padding) and
+    # after it: ReLU features are >= 0, so a zero never beats a real step's maximum.
+    x = masked_steps(x, mask)
     x = layers.Conv1D(64, 3, padding="same", activation="relu")(x)
+    x = masked_steps(x, mask)
     x = layers.GlobalMaxPooling1D()(x)
     x = layers.Dropout(0.3)(x)
     return _classifier(inputs, x, num_classes, "motion_cnn_tcn",

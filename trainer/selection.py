@@ -27,7 +27,6 @@ from .config import SELECTION_METRICS
 log = logging.getLogger(__name__)
 
 
-
 def validation_scores(probabilities: np.ndarray, labels: np.ndarray) -> dict:
     """Argmax UAR/UF1/accuracy and mean cross-entropy of one validation pass."""
     num_classes = probabilities.shape[1]
@@ -42,23 +41,32 @@ def validation_scores(probabilities: np.ndarray, labels: np.ndarray) -> dict:
 class BestValidationEpoch(keras.callbacks.Callback):
     """Keeps the weights of the best validation epoch (metric, then loss); stops on patience."""
 
-    def __init__(self, clips: np.ndarray, labels: np.ndarray, metric: str = "uar",
-                 min_epochs: int = 1, patience: int = 10, batch_size: int = 32):
+    def __init__(self, validation, metric: str = "uar", min_epochs: int = 1,
+                 patience: int = 10):
+        """``validation``: a dataset of (inputs, labels) batches, in a fixed order (no
+        shuffle, no augmentation), read once per epoch."""
         super().__init__()
         if metric not in SELECTION_METRICS:
             raise ValueError(f"selection metric must be one of {SELECTION_METRICS}")
-        self.clips, self.labels = clips, labels
+        self.validation = validation
         self.metric, self.min_epochs, self.patience = metric, min_epochs, patience
-        self.batch_size = batch_size
         self.best = None  # (metric, -loss)
         self.best_epoch = None
         self.best_scores = None
         self._best_weights = None
         self.history = []
 
+    def predict(self) -> tuple:
+        """(probabilities, labels) over the validation batches."""
+        probabilities, labels = [], []
+        for inputs, batch_labels in self.validation:
+            probabilities.append(np.asarray(self.model.predict_on_batch(inputs)))
+            labels.append(np.asarray(batch_labels))
+        return np.concatenate(probabilities), np.concatenate(labels).astype(np.int64)
+
     def on_epoch_end(self, epoch, logs=None):
-        probabilities = self.model.predict(self.clips, batch_size=self.batch_size, verbose=0)
-        scores = validation_scores(probabilities, self.labels)
+        probabilities, labels = self.predict()
+        scores = validation_scores(probabilities, labels)
         self.history.append(scores)
         if logs is not None:
             logs.update({f"val_{k}": v for k, v in scores.items()})

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import time
 
 import mer_tfx  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
@@ -35,15 +36,17 @@ def model_input_key(config: TrainerConfig) -> str:
     return FLOW_KEY if config.reads_flow else FRAMES_KEY
 
 
-def fit_model(config: TrainerConfig, transform_config: TransformConfig, train: data.Clips,
-              validation: data.Clips | None = None, log_dir: str | None = None):
-    """Build and fit the configured model; returns (model, summary dict).
+def fit_model(config: TrainerConfig, transform_config: TransformConfig, train,
+              validation=None, log_dir: str | None = None):
+    """Build and fit the configured model on ``train`` (data.RecordClips, streamed, or
+    data.Clips, in memory); returns (model, summary dict).
 
     Class weights, training-only augmentation, the epoch selection of
     ``config.epoch_selection`` (trainer/selection.py), TensorBoard logs in ``log_dir``.
     """
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
+    config.check_temporal_strategy(transform_config.temporal_strategy)
     tf.keras.utils.set_random_seed(config.seed)
     counts = data.label_counts(train)
     num_classes = len(transform_config.classes)
@@ -53,14 +56,13 @@ def fit_model(config: TrainerConfig, transform_config: TransformConfig, train: d
         raise ValueError("epoch selection 'validation' needs clips of validation subjects "
                          "(drawn from the training subjects): add subjects, raise "
                          "validation_fraction, or use epoch_selection 'fixed'")
-    input_shape = train.inputs.shape[1:]  # frames [T, S, S, C] or flow maps [F, F, 3]
+    input_shape = train.input_shape  # frames [T, S, S, C] or flow maps [F, F, 3]
     model = build_model(config.model, input_shape, num_classes, config.learning_rate)
     selection = None
     if config.uses_validation:
-        selection = BestValidationEpoch(validation.inputs, validation.labels,
+        selection = BestValidationEpoch(validation.batches(config.batch_size),
                                         config.selection_metric,
-                                        config.first_selectable_epoch,
-                                        config.patience, config.batch_size)
+                                        config.first_selectable_epoch, config.patience)
     callbacks = [c for c in (selection, EpochProgress(config.epochs, selection)) if c]
     if log_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
@@ -100,9 +102,10 @@ def run_fn(fn_args):
     raw_schema = io_utils.parse_pbtxt_file(fn_args.schema_file, schema_pb2.Schema())
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     tft_layer = tft_output.transform_features_layer()
-    clips = data.load_clips(
-        data.read_raw(fn_args.data_accessor, fn_args.train_files, raw_schema), tft_layer,
-        model_input_key(config))
+    # the records are streamed from a local copy, deleted once the model is fitted
+    spill = tempfile.TemporaryDirectory(prefix="mer_trainer_records_")
+    clips = data.stream_clips(fn_args.train_files, raw_schema, transform_config, tft_layer,
+                              spill.name, model_input_key(config))
     fraction = config.validation_fraction if config.uses_validation else 0
     train, validation, validation_subjects = data.split_train_validation(
         clips, fraction, config.seed)
@@ -111,6 +114,7 @@ def run_fn(fn_args):
                  validation_subjects)
     model, summary = fit_model(config, transform_config, train, validation,
                                log_dir=fn_args.model_run_dir)
+    spill.cleanup()
     signatures = make_signatures(model, tft_output, raw_schema, transform_config.classes,
                                  transform_config.label_key, model_input_key(config))
     model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)

@@ -33,3 +33,14 @@ def frame_positions(lengths, apex_offsets, steps: int, strategy: str):
         (kf - middle) / (steps - 1 - middle) * tf.cast(last - apex, tf.float64))
     positions = tf.cast(tf.where(k <= middle, rising, falling), tf.int64)
     return positions, tf.ones_like(positions, dtype=tf.bool)
+
+
+def real_steps(frames):
+    """[..., T, S, S, C] frames_xf -> [..., T] bool, False on padding steps.
+
+    frames_xf is multiplied by the mask after standardisation (preprocessing.py), so a
+    padding step is all zeros and a real one is not (a standardised frame is exactly 0
+    only if every pixel equals the mean): the Trainer and the served model recover
+    mask_xf from the frames alone, without a second model input.
+    """
+    return tf.reduce_any(tf.not_equal(frames, 0.0), axis=[-3, -2, -1])

@@ -1,0 +1,145 @@
+"""The Trainer's streamed input (trainer/data.py): total order, first pass, split, batches."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mer_tfx.ingestion.records import CONTEXT
+from mer_tfx.schemas import load_schema
+from mer_tfx.trainer import data
+from mer_tfx.trainer.config import TrainerConfig
+from mer_tfx.trainer.task import fit_model
+from mer_tfx.transform.config import TransformConfig
+from mer_tfx.transform.preprocessing import FRAMES_KEY, LABEL_KEY, gather_window, label_index
+
+TRANSFORM = TransformConfig(steps=4, image_size=8, classes=("happiness", "disgust", "surprise"))
+DEFAULTS = {"bytes": "", "int": 0, "float": 30.0}
+
+
+def _record(subject, clip, onset, offset, label, seed):
+    """A CAS(ME)^3-style record: ``clip`` may be shared by intervals of one video."""
+    rng = np.random.default_rng(seed)
+    values = {name: DEFAULTS[kind] for name, (kind, _) in CONTEXT.items()}
+    values.update(dataset="casme3", subject=subject, clip=clip, label=label, onset=onset,
+                  apex=onset + 1, offset=offset, num_frames=offset - onset + 1)
+    example = tf.train.SequenceExample()
+    for name, (kind, _) in CONTEXT.items():
+        feature = example.context.feature[name]
+        if kind == "bytes":
+            feature.bytes_list.value.append(str(values[name]).encode())
+        elif kind == "int":
+            feature.int64_list.value.append(int(values[name]))
+        else:
+            feature.float_list.value.append(float(values[name]))
+    for index in range(onset, offset + 1):
+        png = cv2.imencode(".png", rng.integers(0, 255, (12, 12), dtype=np.uint8))[1].tobytes()
+        example.feature_lists.feature_list["frames"].feature.add().bytes_list.value.append(png)
+        example.feature_lists.feature_list["frame_index"].feature.add() \
+            .int64_list.value.append(index)
+    return example.SerializeToString()
+
+
+def _records():
+    records = []
+    for number, subject in enumerate(["spNO.1", "spNO.2", "spNO.3", "spNO.4"]):
+        # three intervals of one video, one clip id (old CAS(ME)^3 ids)
+        for k, label in enumerate(["happiness", "disgust", "surprise"]):
+            records.append(_record(subject, "a", 10 * k, 10 * k + 3, label, 100 * number + k))
+        # two records tied on (subject, clip, onset, offset): only the frames differ
+        records.append(_record(subject, "b", 0, 2, "happiness", 100 * number + 50))
+        records.append(_record(subject, "b", 0, 2, "surprise", 100 * number + 51))
+    records.append(_record("spNO.1", "c", 0, 3, "others", 999))  # not in the class set
+    return records
+
+
+def _write(records, folder, shards):
+    os.makedirs(folder)
+    for shard in range(shards):
+        path = os.path.join(folder, f"data_tfrecord-{shard:05d}-of-{shards:05d}.gz")
+        with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+            for record in records[shard::shards]:
+                writer.write(record)
+    return [os.path.join(folder, "*")]
+
+
+def _tft_layer(features):
+    """The transform's window and label pieces without TFT statistics: enough to follow
+    the records through the stream."""
+    images, mask = gather_window(features["frames"], features["onset"], features["apex"],
+                                 TRANSFORM)
+    return {FRAMES_KEY: images * tf.cast(mask, tf.float32)[:, :, None, None, None],
+            LABEL_KEY: label_index(features[TRANSFORM.label_key], TRANSFORM.classes)}
+
+
+@pytest.fixture(scope="module")
+def two_orders(tmp_path_factory):
+    """The same records in two arrival orders and shardings."""
+    records = _records()
+    base = tmp_path_factory.mktemp("stream")
+    order = np.random.default_rng(7).permutation(len(records))
+    return (_write(records, str(base / "first"), 2),
+            _write([records[i] for i in order], str(base / "second"), 3), base)
+
+
+def _stream(patterns, spill):
+    os.makedirs(spill, exist_ok=True)
+    return data.stream_clips(patterns, load_schema(), TRANSFORM, _tft_layer, spill)
+
+
+def test_records_in_two_orders_with_shared_video_clip_ids_train_identical_weights(two_orders):
+    first, second, base = two_orders
+    config = TrainerConfig(epochs=2, min_epochs=1, patience=2, batch_size=4,
+                           validation_fraction=0.25)
+    weights, orders = [], []
+    for number, patterns in enumerate((first, second)):
+        clips = _stream(patterns, str(base / f"spill{number}"))
+        orders.append([open(p, "rb").read() for p in clips.paths])
+        train, validation, subjects = data.split_train_validation(
+            clips, config.validation_fraction, config.seed)
+        model, summary = fit_model(config, TRANSFORM, train, validation)
+        weights.append(model.get_weights())
+        tf.keras.backend.clear_session()
+    assert orders[0] == orders[1]  # the same records in the same order
+    assert len(subjects) == 1 and summary["validation_clips"] == 5
+    for one, other in zip(*weights):
+        np.testing.assert_array_equal(one, other)
+
+
+def test_first_pass_orders_by_subject_clip_onset_offset_and_drops_other_labels(two_orders):
+    _, second, base = two_orders
+    clips = _stream(second, str(base / "keys"))
+    assert len(clips) == 20 and clips.input_shape == (4, 8, 8, 1)  # "others" dropped
+    keys = list(zip(clips.subjects, clips.clips))
+    assert keys == sorted(keys)
+    assert clips.clips[:5].tolist() == ["a", "a", "a", "b", "b"]
+    assert clips.labels[:3].tolist() == [0, 1, 2]  # onsets 0, 10, 20 of video "a"
+
+
+def test_streamed_batches_match_the_in_memory_clips(two_orders):
+    """Streaming changes where the clips live, not what the model reads."""
+    first, _, base = two_orders
+    clips = _stream(first, str(base / "batches"))
+    streamed = list(clips.batches(batch_size=6))
+    inputs = np.concatenate([x.numpy() for x, _ in streamed])
+    labels = np.concatenate([y.numpy() for _, y in streamed])
+    expected = data.transformer(load_schema(), _tft_layer, FRAMES_KEY)(
+        tf.constant([open(p, "rb").read() for p in clips.paths]))
+    np.testing.assert_array_equal(inputs, expected[0].numpy())
+    np.testing.assert_array_equal(labels, clips.labels)
+    held = clips.select(clips.subjects == "spNO.2")
+    assert sum(len(y) for _, y in held.batches(4)) == 5
+
+
+def test_streamed_training_batches_are_shuffled_with_the_seed(two_orders):
+    first, _, base = two_orders
+    clips = _stream(first, str(base / "shuffle"))
+
+    def labels(seed):
+        return np.concatenate([y.numpy() for _, y in
+                               clips.batches(4, shuffle=True, augment=True, seed=seed)])
+
+    assert labels(3).tolist() == labels(3).tolist()
+    assert labels(3).tolist() != clips.labels.tolist()
+    assert sorted(labels(3).tolist()) == sorted(clips.labels.tolist())
