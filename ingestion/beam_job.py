@@ -11,7 +11,6 @@ import dataclasses
 import json
 import logging
 import os
-import shutil
 import zlib
 
 import apache_beam as beam
@@ -21,7 +20,7 @@ from mer_tfx.datasets import Source
 from mer_tfx.errors import UserError
 from mer_tfx.logs import PROGRESS_TAG
 
-from . import fileio
+from . import fileio, outputs
 from .clips import ClipSpec, Reject
 from .convert import convert_clip
 from .readers import read_sources
@@ -102,7 +101,8 @@ class _ConvertShardFn(beam.DoFn):
         path = f"{self._prefix}-{shard:05d}-of-{self._shards:05d}{self._suffix}"
         tf.io.gfile.makedirs(os.path.dirname(path))
         with tf.io.TFRecordWriter(path, options="GZIP") as writer:
-            for spec in sorted(specs, key=lambda s: (s.dataset, s.clip_id)):
+            # By video first: a remote video is copied here once for all its intervals.
+            for spec in sorted(specs, key=lambda s: (s.dataset, s.video, s.clip_id)):
                 yield self._convert(spec, writer)
         yield path
 
@@ -119,6 +119,12 @@ class _ConvertShardFn(beam.DoFn):
         self._converted.inc()
         self._frames.inc(result.num_frames)
         return dataclasses.replace(result, serialized=b"")
+
+
+def _shard_key(spec: ClipSpec) -> str:
+    """The intervals of one remote video go to one task, which copies it here once
+    (ingestion/video.py); local videos and frame folders spread by clip."""
+    return spec.video if "://" in spec.video else spec.clip_id
 
 
 def shard_count(clips: int) -> int:
@@ -220,14 +226,15 @@ def split_rows(rows):
     return specs, rejects
 
 
+INGEST_COMMAND = "mer-tfx ingest"
+# What `mer-tfx ingest` writes into --out: a re-run removes these and nothing else.
+INGEST_OUTPUTS = ("records/clips-*-of-*.tfrecord.gz", "rejects.jsonl", "summary.json")
+
+
 def _clear_outputs(out_dir: str) -> None:
-    if "://" in out_dir:
-        return  # object stores: the caller chooses a fresh prefix
-    shutil.rmtree(os.path.join(out_dir, "records"), ignore_errors=True)
-    for name in ("rejects.jsonl", "summary.json"):
-        if os.path.exists(os.path.join(out_dir, name)):
-            os.remove(os.path.join(out_dir, name))
-    os.makedirs(out_dir, exist_ok=True)
+    """Remove an earlier ingestion's outputs from ``out_dir``; refuses (UserError) a folder
+    with content that ingestion did not make, or foreign files in its records/."""
+    outputs.claim(out_dir, INGEST_COMMAND, owned=INGEST_OUTPUTS, exclusive=("records",))
 
 
 class IngestClips(beam.PTransform):
@@ -268,7 +275,7 @@ class IngestClips(beam.PTransform):
         outcomes = (pbegin
                     | "ClipSpecs" >> beam.Create(specs)
                     | "ByShard" >> beam.Map(
-                        lambda spec: (zlib.crc32(spec.clip_id.encode()) % shards, spec))
+                        lambda spec: (zlib.crc32(_shard_key(spec).encode()) % shards, spec))
                     | "Shards" >> beam.GroupByKey()
                     | "ConvertAndWrite" >> beam.ParDo(_ConvertShardFn(
                         self._prefix, self._suffix, shards, self._size, self._face_crop,

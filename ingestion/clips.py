@@ -80,4 +80,7 @@ REJECT_REASONS = {
     "unreadable_video": "the video file is missing or OpenCV cannot decode it",
     "interval_beyond_video": "onset..offset reaches past the video's last frame",
     "too_many_frames": f"onset..offset spans more than {MAX_CLIP_FRAMES} frames",
+    "duplicate_frame_number": "two image files of the clip folder carry one frame number",
+    "duplicate_interval": "another row annotates the same frames of the same folder or video",
+    "bad_fps": "the fps cell is not a positive number",
 }

@@ -11,13 +11,14 @@ from . import fileio
 from .apex import registered_clip, spot_apex
 from .clips import MAX_CLIP_FRAMES, ClipSpec, Reject
 from .flow import clip_flow
-from .frames import FrameError, crop_resize, decode_gray, encode_png, face_box
+from .frames import FrameError, crop_resize, encode_png, face_box, read_gray
 from .records import build_sequence_example
 from .video import VideoError, read_interval
 
 # The reader's midpoint repairs, and what they become when the apex is spotted instead.
 SPOTTED_REPAIRS = {"apex_missing_midpoint": "apex_missing_spotted",
-                   "apex_outside_clip_midpoint": "apex_outside_clip_spotted"}
+                   "apex_outside_clip_midpoint": "apex_outside_clip_spotted",
+                   "apex_at_onset_midpoint": "apex_at_onset_spotted"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,14 +54,18 @@ def choose_apex(spec: ClipSpec, crops: list, apex_fallback: str = "spot",
 
 
 def clip_frames(spec: ClipSpec):
-    """(name, gray frame) for frames onset..offset: from the clip folder's files, or from
-    ``spec.video``. Raises FrameError or VideoError with a reject keyword."""
+    """(name, gray frame) for frames onset..offset, one at a time as they are decoded: from
+    the clip folder's files, or from ``spec.video``. Raises FrameError or VideoError with
+    a reject keyword."""
     if spec.video:
         frames = read_interval(spec.video, spec.onset, spec.offset)
-        return [(f"{spec.video} frame {spec.onset + i}", gray) for i, gray in enumerate(frames)]
+        return ((f"{spec.video} frame {spec.onset + i}", gray) for i, gray in enumerate(frames))
     if not fileio.isdir(spec.clip_dir):
         raise FrameError("missing_folder", f"no folder {spec.clip_dir}")
-    available = fileio.frame_files(spec.clip_dir)
+    try:
+        available = fileio.frame_files(spec.clip_dir)
+    except fileio.DuplicateFrameNumber as error:
+        raise FrameError("duplicate_frame_number", str(error)) from None
     if not available:
         raise FrameError("no_frames", f"{spec.clip_dir} holds no image files")
     wanted = range(spec.onset, spec.offset + 1)
@@ -69,8 +74,7 @@ def clip_frames(spec: ClipSpec):
         raise FrameError("missing_frame",
                          f"{len(missing)} of frames {spec.onset}..{spec.offset} have no file in "
                          f"{spec.clip_dir} (first: {missing[0]})")
-    return ((available[n], decode_gray(fileio.read_bytes(available[n]), available[n]))
-            for n in wanted)
+    return ((available[n], read_gray(available[n])) for n in wanted)
 
 
 def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True,

@@ -9,8 +9,11 @@ import fnmatch
 import os
 import posixpath
 import re
+import shutil
 
 from apache_beam.io.filesystems import FileSystems
+
+from mer_tfx.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 _LAST_INT = re.compile(r"(\d+)(?!.*\d)")
@@ -62,23 +65,72 @@ def frame_number(file_name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+class DuplicateFrameNumber(UserError):
+    """Two image files of one folder carry the same frame number (img46.jpg, img046.png):
+    which one is the frame would depend on listing order."""
+
+
 def frame_files(folder: str) -> dict[int, str]:
-    """frame number -> path for the image files of a clip folder."""
+    """frame number -> path for the image files of a clip folder.
+
+    DuplicateFrameNumber when two files give one number (ingestion rejects the clip).
+    """
     frames = {}
-    for path in list_files(folder):
+    for path in sorted(list_files(folder)):
         if os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS:
             number = frame_number(path)
-            if number is not None:
-                frames[number] = path
+            if number is None:
+                continue
+            if number in frames:
+                raise DuplicateFrameNumber(
+                    f"{folder}: frame {number} is both {posixpath.basename(frames[number])} "
+                    f"and {posixpath.basename(path)}; keep one of them")
+            frames[number] = path
     return frames
 
 
-def read_bytes(path: str) -> bytes:
+class FileTooLarge(Exception):
+    """A file larger than the caller's limit, found from its size before reading it."""
+
+
+def file_size(path: str) -> int | None:
+    """Size in bytes from the file system's metadata (None when it does not say)."""
     if _remote(path):
-        with FileSystems.open(path) as handle:
-            return handle.read()
-    with open(path, "rb") as handle:
-        return handle.read()
+        found = FileSystems.match([path], limits=[1])[0].metadata_list
+        return found[0].size_in_bytes if found else None
+    return os.path.getsize(path)
+
+
+def open_read(path: str):
+    """A binary file object for reading, local or remote."""
+    return FileSystems.open(path, compression_type="uncompressed") if _remote(path) \
+        else open(path, "rb")
+
+
+def read_bytes(path: str, max_bytes: int | None = None) -> bytes:
+    """The file's bytes; with ``max_bytes``, FileTooLarge from its size (stat) before
+    anything is read, and never more than max_bytes + 1 bytes read (a size that lied)."""
+    if max_bytes is not None:
+        size = file_size(path)
+        if size is not None and size > max_bytes:
+            raise FileTooLarge(f"{path}: file of {size} bytes (limit {max_bytes})")
+    with open_read(path) as handle:
+        data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise FileTooLarge(f"{path}: file of more than {max_bytes} bytes")
+    return data
+
+
+def copy_to_local(path: str, local: str) -> None:
+    """Stream ``path`` (local or remote) into the local file ``local``, 16 MiB at a time."""
+    with open_read(path) as source, open(local, "wb") as target:
+        shutil.copyfileobj(source, target, 16 * 2**20)
+
+
+def makedirs(path: str) -> None:
+    """Create a local folder and its parents; object stores need none."""
+    if not _remote(path):
+        os.makedirs(path, exist_ok=True)
 
 
 def write_text(path: str, text: str) -> None:

@@ -10,6 +10,7 @@ import functools
 import cv2
 import numpy as np
 
+from . import fileio
 from .clips import MAX_FILE_BYTES, MAX_PIXELS
 
 FACE_MARGIN = 0.15  # fraction of the detected box added on each side (brows, chin)
@@ -38,6 +39,16 @@ def decode_gray(data: bytes, name: str) -> np.ndarray:
     if image.shape[0] * image.shape[1] > MAX_PIXELS:
         raise FrameError("oversized_image", f"{name}: {image.shape[1]}x{image.shape[0]} pixels")
     return image
+
+
+def read_gray(path: str) -> np.ndarray:
+    """A frame file as a grayscale image; a file over MAX_FILE_BYTES is refused from its
+    size (FrameError oversized_image) before a byte of it is read."""
+    try:
+        data = fileio.read_bytes(path, max_bytes=MAX_FILE_BYTES)
+    except fileio.FileTooLarge as error:
+        raise FrameError("oversized_image", str(error)) from None
+    return decode_gray(data, path)
 
 
 @functools.lru_cache(maxsize=1)

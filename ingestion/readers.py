@@ -7,6 +7,7 @@ way whichever spreadsheet it came from.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import logging
@@ -59,8 +60,14 @@ def _action_units(value) -> str:
 
 
 def make_clip(*, row, dataset, subject, clip, root, parts, label, onset, apex, offset,
-              fps, action_units=None) -> ClipSpec | Reject:
-    """Apply the checks every dataset shares; ``parts`` are the folder names below root."""
+              fps, action_units=None, interval=False) -> ClipSpec | Reject:
+    """Apply the checks every dataset shares; ``parts`` are the folder names below root.
+
+    ``fps`` is the sheet's cell or the dataset's rate (blank: the dataset's, via
+    ``default_fps``). ``interval``: the folder or video is a long recording that several
+    rows annotate, so the clip is named ``<clip>@<onset>-<offset>`` (see
+    ``unique_clip_ids``).
+    """
     clip_name = f"{subject}/{clip}"
     if not subject or not clip:
         return Reject(row, clip_name, "missing_subject", "subject or clip name is empty")
@@ -80,15 +87,21 @@ def make_clip(*, row, dataset, subject, clip, root, parts, label, onset, apex, o
     if onset_n > offset_n:
         return Reject(row, clip_name, "onset_after_offset",
                       f"onset {onset_n} is after offset {offset_n}")
+    fps_value = _fps(fps)
+    if fps_value is None:
+        return Reject(row, clip_name, "bad_fps", f"fps {fps!r} is not a positive number")
     repairs = ()
     if apex_n is None:
         apex_n, repairs = (onset_n + offset_n) // 2, ("apex_missing_midpoint",)
     elif not onset_n <= apex_n <= offset_n:
         apex_n, repairs = (onset_n + offset_n) // 2, ("apex_outside_clip_midpoint",)
+    elif apex_n == onset_n < offset_n:  # CAS(ME)^3: no rise at all, an onset->apex flow of 0
+        apex_n, repairs = (onset_n + offset_n) // 2, ("apex_at_onset_midpoint",)
     return ClipSpec(
-        row=row, dataset=dataset, subject=str(subject), clip=str(clip),
+        row=row, dataset=dataset, subject=str(subject),
+        clip=_interval_name(clip, onset_n, offset_n) if interval else str(clip),
         clip_dir=fileio.join(root, *map(str, parts)), label=canonical,
-        onset=onset_n, apex=apex_n, offset=offset_n, fps=float(fps),
+        onset=onset_n, apex=apex_n, offset=offset_n, fps=fps_value,
         action_units=_action_units(action_units), repairs=repairs,
     )
 
@@ -98,6 +111,50 @@ def _int_like(value):
         return int(float(str(value).strip()))
     except (TypeError, ValueError):
         return None
+
+
+def default_fps(cell, dataset: str):
+    """A sheet's fps cell, or the dataset's frame rate where the cell is blank."""
+    return DATASETS[dataset].fps if cell is None or str(cell).strip() == "" else cell
+
+
+def _fps(value) -> float | None:
+    """fps as a float (29.97 stays 29.97, never truncated); None unless positive, finite."""
+    if isinstance(value, bool):
+        return None
+    try:
+        fps = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return fps if 0 < fps < float("inf") else None
+
+
+def _interval_name(clip, onset: int, offset: int) -> str:
+    return f"{clip}@{onset}-{offset}"
+
+
+def unique_clip_ids(rows) -> list:
+    """Rows with clip ids unique within the dataset, in the same order.
+
+    The Trainer orders records by (subject, clip): two records of one id would tie and
+    keep Beam's arrival order. So every interval of a folder or video that several rows
+    annotate is named ``<clip>@<onset>-<offset>``, and a row repeating another row's
+    interval of the same folder or video is rejected (``duplicate_interval``).
+    """
+    ids = collections.Counter(r.clip_id for r in rows if isinstance(r, ClipSpec))
+    seen, out = {}, []
+    for row in rows:
+        if isinstance(row, ClipSpec) and ids[row.clip_id] > 1 and "@" not in row.clip:
+            row = dataclasses.replace(row, clip=_interval_name(row.clip, row.onset, row.offset))
+        if isinstance(row, ClipSpec):
+            if row.clip_id in seen:
+                row = Reject(row.row, row.clip_id, "duplicate_interval",
+                             f"row {seen[row.clip_id]} annotates the same frames "
+                             f"{row.onset}..{row.offset} of {row.video or row.clip_dir}")
+            else:
+                seen[row.clip_id] = row.row
+        out.append(row)
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +170,7 @@ class SheetFormat:
     label: str
     action_units: str
     below_clip: tuple = ()  # folders between the clip folder and the frames
+    intervals: bool = False  # a folder is a long recording: clip = <folder>@<onset>-<offset>
 
     @property
     def required(self) -> list:
@@ -126,9 +184,10 @@ SHEETS = {
     # SAMM: header on row 14, subject 6 or '006' -> folder 006, apex -1 repaired.
     "samm": SheetFormat("samm", "{:03d}", "Filename", "Onset Frame", "Apex Frame",
                         "Offset Frame", "Estimated Emotion", "Action Units"),
-    # CAS(ME)^3 part A: frames under <subject>/<clip>/color; clips may share one video.
+    # CAS(ME)^3 part A: frames under <subject>/<clip>/color; a folder is one long video
+    # that several rows annotate, so clip ids are <Filename>@<onset>-<offset>.
     "casme3": SheetFormat("casme3", "spNO.{}", "Filename", "Onset", "Apex", "Offset",
-                          "emotion", "AU", below_clip=("color",)),
+                          "emotion", "AU", below_clip=("color",), intervals=True),
     # The documented generic format: subject,clip,onset,apex,offset,label[,fps,
     # action_units,dataset]; frames in <root>/<subject>/<clip>/.
     "csv": SheetFormat("csv", "", "clip", "onset", "apex", "offset", "label",
@@ -149,13 +208,12 @@ def read_sheet(fmt: SheetFormat, root, annotations):
     for number, rec in read_table(annotations, fmt.required):
         subject = _subject_folder(get(rec, "Subject"), fmt.subject_folder)
         clip = str(get(rec, fmt.clip) or "")
-        fps = _int_like(get(rec, "fps"))
         out.append(make_clip(
             row=number, dataset=str(get(rec, "dataset") or fmt.dataset), subject=subject,
             clip=clip, root=root, parts=[subject, clip, *fmt.below_clip],
             label=get(rec, fmt.label), onset=get(rec, fmt.onset), apex=get(rec, fmt.apex),
-            offset=get(rec, fmt.offset), fps=float(fps) if fps else DATASETS[fmt.dataset].fps,
-            action_units=get(rec, fmt.action_units)))
+            offset=get(rec, fmt.offset), fps=default_fps(get(rec, "fps"), fmt.dataset),
+            action_units=get(rec, fmt.action_units), interval=fmt.intervals))
     return out
 
 
@@ -176,7 +234,11 @@ def read_smic(root, annotations=None):
         folder_subject, _, emotion, clip = rel.split("/")
         n = _int_like(folder_subject.lstrip("sS"))
         subject = f"s{n}" if n is not None else folder_subject
-        frames = fileio.frame_files(clip_dir)
+        try:
+            frames = fileio.frame_files(clip_dir)
+        except fileio.DuplicateFrameNumber as error:
+            out.append(Reject(number, f"{subject}/{clip}", "duplicate_frame_number", str(error)))
+            continue
         if not frames:
             out.append(Reject(number, f"{subject}/{clip}", "no_frames",
                               f"{clip_dir} holds no image files"))
@@ -192,28 +254,27 @@ def read_smic(root, annotations=None):
 def read_videos(root, annotations):
     """Video files with annotated intervals: ``subject,video,onset,apex,offset,label[,fps,
     clip,action_units]``; ``video`` is a path below root, frame numbers are 0-based video
-    frame indices (an empty apex is spotted), ``clip`` defaults to ``<video stem>_<onset>``.
-    Several intervals may name the same video; nothing is extracted to disk.
+    frame indices (an empty apex is spotted). Several intervals may name the same video;
+    nothing is extracted to disk. ``clip`` defaults to ``<video>@<onset>-<offset>``, the
+    video's path without its extension (and without a leading subject folder).
     """
     out = []
     for number, rec in read_table(annotations, ["subject", "video", "onset", "offset"]):
         subject = str(get(rec, "subject") or "")
         video = str(get(rec, "video") or "").replace("\\", "/")
         parts = [p for p in video.split("/") if p]
-        stem = posixpath.splitext(parts[-1])[0] if parts else ""
-        onset = _int_like(get(rec, "onset"))
-        clip = str(get(rec, "clip") or (f"{stem}_{onset}" if stem else ""))
+        named = parts[1:] if len(parts) > 1 and parts[0] == subject else parts
+        clip = str(get(rec, "clip") or posixpath.splitext("/".join(named))[0])
         if not parts or video.startswith("/") or not all(_safe_component(p) for p in parts):
             out.append(Reject(number, f"{subject}/{clip}", "path_escape",
                               f"video {video!r} must be a relative path below --root"))
             continue
-        fps = _int_like(get(rec, "fps"))
         spec = make_clip(
             row=number, dataset=str(get(rec, "dataset") or "video"), subject=subject, clip=clip,
-            root=root, parts=[subject, clip], label=get(rec, "label"),
+            root=root, parts=parts, label=get(rec, "label"),
             onset=get(rec, "onset"), apex=get(rec, "apex"), offset=get(rec, "offset"),
-            fps=float(fps) if fps else DATASETS["video"].fps,
-            action_units=get(rec, "action_units"))
+            fps=default_fps(get(rec, "fps"), "video"), action_units=get(rec, "action_units"),
+            interval=not get(rec, "clip"))
         if isinstance(spec, ClipSpec):
             spec = dataclasses.replace(spec, clip_dir="", video=fileio.join(root, *parts))
         out.append(spec)
@@ -237,7 +298,7 @@ def read_annotations(dataset: str, root: str, annotations: str | None):
         raise AnnotationError(f"--annotations is required for dataset {dataset!r}")
     if not fileio.isdir(root):
         raise AnnotationError(f"{root}: dataset root folder does not exist")
-    return reader(root, annotations)
+    return unique_clip_ids(reader(root, annotations))
 
 
 def read_sources(sources) -> list:

@@ -18,7 +18,8 @@ from .flow import FLOW_FEATURES, FLOW_SIZE, encode_map
 CONTEXT = {
     "dataset": ("bytes", "dataset name (casme2, samm, ...)"),
     "subject": ("bytes", "subject as the dataset's folders name it"),
-    "clip": ("bytes", "clip folder name"),
+    "clip": ("bytes", "clip folder name; <folder or video>@<onset>-<offset> for an "
+                      "interval of a recording several rows annotate (unique per dataset)"),
     "label": ("bytes", "canonical lower-case emotion"),
     "label_3class": ("bytes", "MEGC 2019 composite class (negative, positive, surprise)"),
     "action_units": ("bytes", "FACS action units as annotated"),

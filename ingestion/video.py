@@ -7,9 +7,14 @@ lossless video equals the same clip read from its frames saved as gray images.
 """
 from __future__ import annotations
 
+import atexit
+import contextlib
+import dataclasses
 import os
+import posixpath
 import shutil
 import tempfile
+import threading
 
 import cv2
 import numpy as np
@@ -29,15 +34,68 @@ class VideoError(Exception):
         self.reason, self.detail = reason, detail
 
 
-def _local_copy(path: str) -> tuple[str, str | None]:
-    """(a local path OpenCV can open, temp folder to delete or None): gs:// etc. are copied."""
-    if "://" not in path:
-        return path, None
-    folder = tempfile.mkdtemp(prefix="mer_video_")
-    local = os.path.join(folder, os.path.basename(path))
-    with open(local, "wb") as handle:
-        handle.write(fileio.read_bytes(path))
-    return local, folder
+@dataclasses.dataclass
+class _Copy:
+    local: str
+    folder: str
+    users: int = 0
+
+
+class LocalCopies:
+    """Local copies of remote (gs://, s3://, ...) videos, for OpenCV, which reads local
+    files only. A video is copied once and kept while its intervals are read: the job
+    sends all intervals of one video to one task, in order (beam_job.py). At most
+    ``keep`` idle copies stay on disk; the rest, and all at exit, are deleted."""
+
+    def __init__(self, keep: int = 1):
+        self._keep = keep
+        self._lock = threading.Lock()
+        self._copies: dict[str, _Copy] = {}
+        self.made = 0  # copies made so far (tests, logs)
+
+    @contextlib.contextmanager
+    def local(self, path: str):
+        """A local path for ``path`` while the block runs (``path`` itself when local)."""
+        if "://" not in path:
+            yield path
+            return
+        with self._lock:
+            copy = self._copies.pop(path, None) or self._copy(path)
+            copy.users += 1
+            self._copies[path] = copy  # the most recently used is last
+            self._evict()
+        try:
+            yield copy.local
+        finally:
+            with self._lock:
+                copy.users -= 1
+                self._evict()
+
+    def _copy(self, path: str) -> _Copy:
+        folder = tempfile.mkdtemp(prefix="mer_video_")
+        local = os.path.join(folder, posixpath.basename(path.rstrip("/")) or "video")
+        try:
+            fileio.copy_to_local(path, local)
+        except Exception as error:  # a missing object raises differently per filesystem
+            shutil.rmtree(folder, ignore_errors=True)
+            raise VideoError("unreadable_video", f"{path}: cannot copy it here ({error})")
+        self.made += 1
+        return _Copy(local, folder)
+
+    def _evict(self):
+        idle = [path for path, copy in self._copies.items() if copy.users == 0]
+        for path in idle[:max(0, len(self._copies) - self._keep)]:
+            shutil.rmtree(self._copies.pop(path).folder, ignore_errors=True)
+
+    def clear(self):
+        """Delete every idle copy."""
+        with self._lock:
+            for path in [p for p, c in self._copies.items() if c.users == 0]:
+                shutil.rmtree(self._copies.pop(path).folder, ignore_errors=True)
+
+
+COPIES = LocalCopies()
+atexit.register(COPIES.clear)
 
 
 def frame_count(path: str) -> int:
@@ -50,7 +108,8 @@ def frame_count(path: str) -> int:
 
 
 def read_interval(path: str, first: int, last: int):
-    """Gray frames ``first..last`` (0-based, inclusive) of the video, in order.
+    """Gray frames ``first..last`` (0-based, inclusive) of the video, yielded one at a time
+    as they are decoded: a long interval never sits in memory at full resolution.
 
     VideoError("unreadable_video") when the file is missing or OpenCV cannot open or
     decode it, VideoError("interval_beyond_video") when the interval does not fit in
@@ -59,36 +118,32 @@ def read_interval(path: str, first: int, last: int):
     """
     if not os.path.exists(path) and "://" not in path:
         raise VideoError("unreadable_video", f"no video file {path}")
-    local, temporary = _local_copy(path)
-    capture = cv2.VideoCapture(local)
-    try:
-        if not capture.isOpened():
-            raise VideoError("unreadable_video", f"{path}: OpenCV cannot open it as a video")
-        declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        if declared and last >= declared:
-            raise VideoError("interval_beyond_video",
-                             f"frames {first}..{last} asked, {path} has {declared} frames "
-                             f"(0..{declared - 1}; frame numbers are 0-based)")
-        frames, index = [], 0
-        while index <= last:
-            if index < first:
-                ok = capture.grab()
-            else:
-                ok, image = capture.read()
-                if ok:
-                    frames.append(_gray(image, path, index))
-            if not ok:
-                if index == 0:
-                    raise VideoError("unreadable_video", f"{path}: no frame could be decoded")
+    with COPIES.local(path) as local:
+        capture = cv2.VideoCapture(local)
+        try:
+            if not capture.isOpened():
+                raise VideoError("unreadable_video", f"{path}: OpenCV cannot open it as a video")
+            declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+            if declared and last >= declared:
                 raise VideoError("interval_beyond_video",
-                                 f"frames {first}..{last} asked, {path} ends after frame "
-                                 f"{index - 1} (frame numbers are 0-based)")
-            index += 1
-        return frames
-    finally:
-        capture.release()
-        if temporary:
-            shutil.rmtree(temporary, ignore_errors=True)
+                                 f"frames {first}..{last} asked, {path} has {declared} frames "
+                                 f"(0..{declared - 1}; frame numbers are 0-based)")
+            for index in range(last + 1):
+                if index < first:
+                    ok, image = capture.grab(), None
+                else:
+                    ok, image = capture.read()
+                if not ok:
+                    if index == 0:
+                        raise VideoError("unreadable_video",
+                                         f"{path}: no frame could be decoded")
+                    raise VideoError("interval_beyond_video",
+                                     f"frames {first}..{last} asked, {path} ends after frame "
+                                     f"{index - 1} (frame numbers are 0-based)")
+                if image is not None:
+                    yield _gray(image, path, index)
+        finally:
+            capture.release()
 
 
 def _gray(image: np.ndarray, path: str, index: int) -> np.ndarray:

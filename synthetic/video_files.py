@@ -23,12 +23,15 @@ FOURCC = "FFV1"
 VIDEO_NAME = "recording.avi"
 ANNOTATIONS = "intervals.csv"
 COLUMNS = ["subject", "video", "onset", "apex", "offset", "label", "fps"]
+COMMAND = "mer-tfx synth --layout video"
+# What this layout writes under --out: a re-run removes these and nothing else.
+OUTPUTS = (f"videos/*/{VIDEO_NAME}", ANNOTATIONS)
 
 
 def generate_videos(out_dir: str, **generate_args):
     """Write the video layout under ``out_dir``; returns a SynthResult whose clips carry
     0-based video indices and a ``video`` path (relative to the root)."""
-    from mer_tfx.ingestion import fileio
+    from mer_tfx.ingestion import fileio, outputs
     from mer_tfx.ingestion.frames import decode_gray
 
     from .builder import SynthError, generate
@@ -36,16 +39,16 @@ def generate_videos(out_dir: str, **generate_args):
     if generate_args.get("inject_faults"):
         raise SynthError("the video layout has no fault injection (use --layout csv)")
     out_dir = os.path.abspath(out_dir)
+    outputs.claim(out_dir, COMMAND, owned=OUTPUTS, exclusive=("videos",))
     staging = os.path.join(out_dir, "_clips")
     source = generate(SOURCE_LAYOUT, staging, **generate_args)
     root = os.path.join(out_dir, "videos")
-    shutil.rmtree(root, ignore_errors=True)
     clips, rows = [], []
     by_subject = {}
     for clip in source.clips:
         by_subject.setdefault(clip["subject"], []).append(clip)
     for subject, subject_clips in sorted(by_subject.items()):
-        os.makedirs(os.path.join(root, subject))
+        os.makedirs(os.path.join(root, subject), exist_ok=True)
         relative = f"{subject}/{VIDEO_NAME}"
         writer, index = None, 0
         try:
@@ -64,7 +67,8 @@ def generate_videos(out_dir: str, **generate_args):
                 moved = dict(clip, video=relative, onset=start, offset=index - 1,
                              apex=None if clip["apex"] is None else clip["apex"] + shift,
                              true_apex=clip["true_apex"] + shift, source_clip=clip["clip"],
-                             clip=f"recording_{start}", row=len(rows) + 2)
+                             clip=f"{os.path.splitext(VIDEO_NAME)[0]}@{start}-{index - 1}",
+                             row=len(rows) + 2)
                 clips.append(moved)
                 rows.append([subject, relative, start, "" if moved["apex"] is None
                              else moved["apex"], index - 1, clip["label"], source.fps])

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from conftest import FAST_BEAM_ARGS, write_clip
 from mer_tfx.datasets import Source
+from mer_tfx.errors import UserError
 from mer_tfx.ingestion.beam_job import IngestionError, run_ingest
 from mer_tfx.ingestion.tables import AnnotationError
 from mer_tfx.pipeline.beam_args import default_beam_args
@@ -82,6 +83,8 @@ def _bad_rows_dataset(tmp_path):
     cv2.imwrite(str(root / "s1" / "huge" / "frame_4.png"), np.zeros((4200, 4200), np.uint8))
     write_clip(str(root / "s1" / "shrinks"), 1, 12)
     cv2.imwrite(str(root / "s1" / "shrinks" / "frame_7.png"), np.zeros((10, 10), np.uint8))
+    write_clip(str(root / "s1" / "twice"), 1, 12)
+    write_clip(str(root / "s1" / "twice"), 5, 5, ext=".jpg", prefix="frame_00")  # 5 and 005
     (root / "s1" / "empty").mkdir()
     (root / "outside").mkdir()
     good = {"onset": 2, "apex": 5, "offset": 10, "label": "happiness"}
@@ -101,10 +104,14 @@ def _bad_rows_dataset(tmp_path):
         (("s1", "../../etc"), {}, "path_escape"),
         (("s1", "good"), {"offset": 9000}, "too_many_frames"),
         (("", "good"), {}, "missing_subject"),
+        (("s1", "twice"), {}, "duplicate_frame_number"),
+        (("s2", "good"), {"apex": "", "label": "Surprise"}, "duplicate_interval"),
+        (("s2", "good"), {"offset": 11, "fps": "fast"}, "bad_fps"),
     ]
     annotations = tmp_path / "annotations.csv"
     with open(annotations, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, ["subject", "clip", "onset", "apex", "offset", "label"])
+        writer = csv.DictWriter(handle, ["subject", "clip", "onset", "apex", "offset", "label",
+                                         "fps"])
         writer.writeheader()
         for (subject, clip), change, _ in rows:
             writer.writerow({"subject": subject, "clip": clip, **good, **change})
@@ -128,6 +135,80 @@ def test_every_row_is_converted_or_rejected_with_its_reason(tmp_path):
     assert sum(summary["rejected_by_reason"].values()) == len(expected)
     labels = sorted(parse(r)[0]["label"] for r in read_records(out))
     assert labels == [b"happiness", b"surprise"]
+    clips = sorted((c["subject"], c["clip"]) for c, _ in map(parse, read_records(out)))
+    # several rows name each of these folders: every interval gets its own clip id
+    assert clips == [(b"s1", b"good@2-10"), (b"s2", b"good@2-10")]
+
+
+def test_an_oversized_frame_file_is_refused_from_its_size_unread(tmp_path, monkeypatch):
+    from mer_tfx.ingestion import fileio
+    from mer_tfx.ingestion.clips import MAX_FILE_BYTES
+    from mer_tfx.ingestion.frames import FrameError, read_gray
+
+    big = tmp_path / "frame_1.png"
+    with open(big, "wb") as handle:
+        handle.truncate(MAX_FILE_BYTES + 1)  # sparse: 64 MiB + 1 byte, nothing on disk
+    opened = []
+    monkeypatch.setattr(fileio, "open_read", lambda path: opened.append(path))
+    with pytest.raises(FrameError) as caught:
+        read_gray(str(big))
+    assert caught.value.reason == "oversized_image" and str(MAX_FILE_BYTES + 1) in str(
+        caught.value)
+    assert opened == []
+
+
+def test_a_sheet_fps_reaches_the_record_as_a_float(tmp_path):
+    from mer_tfx.ingestion.clips import ClipSpec
+    from mer_tfx.ingestion.records import build_sequence_example
+
+    spec = ClipSpec(row=2, dataset="video", subject="P1", clip="rec@1-3", clip_dir="",
+                    label="happiness", onset=1, apex=2, offset=3, fps=29.97)
+    example = build_sequence_example(spec, [1, 2, 3], [b"png"] * 3, True)
+    context, _ = parse(example.SerializeToString())
+    assert context["fps"] == pytest.approx(29.97, abs=1e-5)
+
+
+def _ingest_csv(csv_dataset, out):
+    root, annotations, _ = csv_dataset
+    return run_ingest(Source("csv", root, annotations), out, size=16, face_crop=False,
+                      beam_args=FAST_BEAM_ARGS)
+
+
+def test_ingest_never_clears_what_it_did_not_write(csv_dataset, tmp_path):
+    out = tmp_path / "out"
+    (out / "records").mkdir(parents=True)
+    foreign = out / "records" / "mine.tfrecord.gz"
+    foreign.write_bytes(b"the user's")
+    with pytest.raises(UserError, match="choose a new or empty folder") as caught:
+        _ingest_csv(csv_dataset, str(out))
+    assert "\n" not in str(caught.value) and "no .mer-tfx-output marker" in str(caught.value)
+    assert foreign.read_bytes() == b"the user's"
+    assert sorted(os.listdir(out)) == ["records"]
+
+    fresh = tmp_path / "fresh"
+    _ingest_csv(csv_dataset, str(fresh))
+    (fresh / "notes.txt").write_text("kept")
+    first = sorted(os.listdir(fresh / "records"))
+    _ingest_csv(csv_dataset, str(fresh))  # a re-run clears its own outputs only
+    assert (fresh / "notes.txt").read_text() == "kept"
+    assert sorted(os.listdir(fresh / "records")) == first
+    (fresh / "records" / "mine.txt").write_text("the user's")
+    with pytest.raises(UserError, match="mine.txt not written by mer-tfx ingest: move"):
+        _ingest_csv(csv_dataset, str(fresh))
+    assert sorted(os.listdir(fresh / "records")) == sorted(first + ["mine.txt"])
+
+
+def test_the_cli_says_what_to_do_with_a_foreign_out_folder(csv_dataset, tmp_path):
+    root, annotations, _ = csv_dataset
+    (tmp_path / "out" / "records").mkdir(parents=True)
+    (tmp_path / "out" / "records" / "keep.txt").write_text("x")
+    script = os.path.join(os.path.dirname(sys.executable), "mer-tfx")
+    done = subprocess.run([script, "ingest", "--dataset", "csv", "--root", root,
+                           "--annotations", annotations, "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "choose a new or empty folder (nothing was deleted)" in done.stderr
+    assert (tmp_path / "out" / "records" / "keep.txt").read_text() == "x"
 
 
 def test_same_input_gives_the_same_set_of_records(csv_dataset, tmp_path):

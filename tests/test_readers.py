@@ -81,6 +81,11 @@ def test_casme3_rows_sharing_one_video_folder(datasets):
     shared = [spans for spans in by_folder.values() if len(spans) > 1]
     assert shared and all(len(set(spans)) == len(spans) for spans in shared)
     assert all(r.clip_dir.endswith("color") for r in good)
+    # each interval of a shared video folder has its own clip id
+    assert len({r.clip_id for r in good}) == len(good)
+    for spec in good:
+        folder = os.path.basename(os.path.dirname(spec.clip_dir))
+        assert spec.clip == f"{folder}@{spec.onset}-{spec.offset}"
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

@@ -75,6 +75,82 @@ def test_a_video_path_outside_the_root_is_rejected(tmp_path):
     assert [r.reason for r in rows] == ["path_escape", "path_escape"]
 
 
+def test_video_intervals_are_cropped_frame_by_frame_as_decoded(both, monkeypatch):
+    """At most two full-resolution frames are alive at once, whatever the interval's length."""
+    import inspect
+    import weakref
+
+    from mer_tfx.ingestion import convert, video
+
+    _, videos = both
+    spec = max(read_annotations("video", videos.root, videos.annotations),
+               key=lambda s: s.offset - s.onset)
+    assert inspect.isgenerator(video.read_interval(spec.video, spec.onset, spec.offset))
+    alive, most = [], []
+
+    def watched(path, first, last):
+        for gray in video.read_interval(path, first, last):
+            alive.append(weakref.ref(gray))
+            most.append(sum(ref() is not None for ref in alive))
+            yield gray
+
+    monkeypatch.setattr(convert, "read_interval", watched)
+    outcome = convert_clip(spec, 32, flow=False)
+    assert isinstance(outcome, convert.Converted)
+    assert len(most) == spec.offset - spec.onset + 1 > 4 and max(most) <= 2
+
+
+def test_a_remote_video_is_copied_once_for_all_its_intervals(both, monkeypatch):
+    import dataclasses
+    import shutil
+
+    from mer_tfx.ingestion import beam_job, video
+
+    _, videos = both
+    specs = read_annotations("video", videos.root, videos.annotations)
+    local = {s.video for s in specs}
+    copies = []
+
+    def copy(path, target):  # a fake object store: remote://<local path>
+        copies.append(path)
+        shutil.copyfile(path[len("remote://"):], target)
+
+    monkeypatch.setattr(video.fileio, "copy_to_local", copy)
+    monkeypatch.setattr(video, "COPIES", video.LocalCopies())
+    remote = [dataclasses.replace(s, video="remote://" + s.video) for s in specs]
+    assert [beam_job._shard_key(s) for s in remote] == [s.video for s in remote]
+    ordered = sorted(remote, key=lambda s: (s.video, s.clip_id))  # as a shard orders them
+    for spec in ordered:
+        here = convert_clip(dataclasses.replace(spec, video=spec.video[len("remote://"):]),
+                            32, flow=False)
+        assert _frames(convert_clip(spec, 32, flow=False).serialized) == _frames(here.serialized)
+    assert sorted(copies) == sorted("remote://" + v for v in local) and len(local) > 1
+    assert len(specs) > len(local)  # several intervals per video, one copy each
+    folders = [c.folder for c in video.COPIES._copies.values()]
+    assert len(folders) == 1 and all(os.path.isdir(f) for f in folders)
+    video.COPIES.clear()
+    assert not any(os.path.exists(f) for f in folders)
+
+
+def test_synth_video_never_clears_what_it_did_not_write(tmp_path):
+    out = tmp_path / "synth"
+    (out / "videos").mkdir(parents=True)
+    (out / "videos" / "mine.avi").write_bytes(b"the user's")
+    with pytest.raises(UserError, match="choose a new or empty folder"):
+        generate("video", str(out), subjects=1, clips_per_class=1, progress=False)
+    assert (out / "videos" / "mine.avi").read_bytes() == b"the user's"
+    fresh = tmp_path / "fresh"
+    kwargs = dict(subjects=1, clips_per_class=1, frame_size=64, progress=False)
+    first = generate("video", str(fresh), **kwargs)
+    (fresh / "notes.txt").write_text("kept")
+    again = generate("video", str(fresh), **kwargs)  # a re-run clears its own outputs only
+    assert again.clips == first.clips and (fresh / "notes.txt").read_text() == "kept"
+    (fresh / "videos" / "P_extra.txt").write_text("the user's")
+    with pytest.raises(UserError, match="P_extra.txt not written by mer-tfx synth"):
+        generate("video", str(fresh), **kwargs)
+    assert (fresh / "videos" / "P_extra.txt").exists()
+
+
 def test_predict_video_errors_are_clear(both):
     _, videos = both
     video = os.path.join(videos.root, videos.clips[0]["video"])
