@@ -102,7 +102,8 @@ def add_kfp_parser(subparsers) -> argparse.ArgumentParser:
         description="Smoke-test a package before uploading it: orders root.dag's tasks, builds "
                     "each task's ExecutorInput, substitutes the launcher's placeholders in the "
                     "container's command and args and runs it as a subprocess of this "
-                    "environment (`python` = this interpreter), passing each task's output "
+                    "environment (`python` = this interpreter) or, with --docker, in the "
+                    "package's image (docker run), passing each task's output "
                     "metadata downstream. Outputs go where KFP v2 puts them: PIPELINE_ROOT/"
                     "<pipeline name>/<run id>/<task>/<output>, so `mer-tfx report "
                     "--pipeline-root PIPELINE_ROOT` reads the run. Resource requests, node "
@@ -115,9 +116,11 @@ def add_kfp_parser(subparsers) -> argparse.ArgumentParser:
                         help="stop after the first N tasks of the order")
     replay.add_argument("--run-id", help="run id in the output paths (default "
                                          "replay-<UTC time>-<random>)")
-    replay.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="a pipeline input parameter (VALUE as JSON, else a string; "
-                             "repeatable)")
+    replay.add_argument("--docker", action="store_true",
+                        help="run each task's command in the package's image (docker run, "
+                             "the image's user, working directory and environment; the "
+                             "pipeline root and the local paths the package names mounted at "
+                             "the same paths) instead of this environment")
     replay.add_argument("--quiet", action="store_true",
                         help="do not stream the tasks' own output (a failed task's last lines "
                              "are still shown)")
@@ -206,16 +209,7 @@ def _run(args, _beam_args) -> int:
 def _replay(args, _beam_args) -> int:
     from mer_tfx.kfp.replay import replay_package
 
-    parameters = {}
-    for item in args.param:
-        name, sep, text = item.partition("=")
-        if not sep or not name:
-            raise UserError(f"--param {item!r}: write NAME=VALUE")
-        try:
-            parameters[name] = json.loads(text)
-        except ValueError:
-            parameters[name] = text
     result = replay_package(args.package, args.pipeline_root, task_limit=args.task_limit,
-                            run_id=args.run_id, parameters=parameters, quiet=args.quiet)
+                            run_id=args.run_id, quiet=args.quiet, docker=args.docker)
     print(json.dumps(result, indent=2))
     return 0

@@ -11,7 +11,6 @@ Read from the open-source backend (``backend/src/v2/component/launcher_v2.go`` a
   refused here rather than passed on literally.
 * ``read_executor_output``: the output metadata file (missing = empty), parsed
   strictly as ``ExecutorOutput``; ``text_to_value`` reads output parameter files.
-* ``through_mlmd``: artifact metadata as ML Metadata gives it back to the next task.
 * ``generate_output_uri``: ``<root>/<parts...>``, the form of every output URI.
 """
 from __future__ import annotations
@@ -94,28 +93,6 @@ def text_to_value(text: str, parameter_type: str):
             raise ValueError(f"{text[:60]!r} is not a JSON {parameter_type.lower()}")
         return parsed
     raise ValueError(f"unknown parameter type {parameter_type}")
-
-
-def through_mlmd(metadata: dict, where: str) -> dict:
-    """Artifact metadata as it comes back from ML Metadata (metadata.toMLMDArtifact, then
-    toRuntimeArtifact): numbers as doubles, booleans as 0/1, lists and structs wrapped in
-    {"list": ...} / {"struct": ...}; a null is refused, as the backend refuses it."""
-    stored = {}
-    for key, value in metadata.items():
-        if value is None:
-            raise UserError(f"{where}: metadata {key!r} is null, which KFP cannot record in "
-                            f"ML Metadata (the task would fail after running)")
-        if isinstance(value, bool):
-            stored[key] = 1.0 if value else 0.0
-        elif isinstance(value, (int, float)):
-            stored[key] = float(value)
-        elif isinstance(value, list):
-            stored[key] = {"list": value}
-        elif isinstance(value, dict):
-            stored[key] = {"struct": value}
-        else:
-            stored[key] = value
-    return stored
 
 
 def generate_output_uri(root: str, *parts: str) -> str:

@@ -6,8 +6,9 @@ task runs, the model is blessed and pushed, the outputs lie in the KFP v2 layout
 ``mer-tfx report`` on the replay's root gives the local run's metrics. A hand-written
 package of tiny ``python -c`` tasks (no TFX, seconds) pins what the driver and the
 launcher do: placeholders, parameter types and defaults, metadata through ML Metadata,
-output parameters, conditions, an importer; broken and unsupported packages fail with
-messages that name the task.
+output parameters; broken and unsupported packages (conditions, importers, pipeline
+inputs: nothing this project compiles) fail with messages that name the task. The
+same package replayed in the image (--docker) is tests/test_kfp_docker.py.
 """
 import contextlib
 import copy
@@ -23,9 +24,10 @@ import yaml
 from conftest import FAST_BEAM_ARGS
 from mer_tfx.cli import main
 from mer_tfx.errors import UserError
-from mer_tfx.kfp import compiler, conditions
+from mer_tfx.kfp import compiler
 from mer_tfx.kfp.platform import read_package
-from mer_tfx.kfp.replay import IMAGE_ENV, replay_package
+from mer_tfx.kfp.replay import replay_package
+from mer_tfx.kfp.runners import IMAGE_ENV
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NODE_SELECTOR = {"cloud.google.com/gke-accelerator": "nvidia-tesla-t4"}
@@ -140,16 +142,15 @@ def test_scheduling_the_cluster_would_do_is_printed(replayed):
     assert re.search(r"MerExampleGen.*: no requests", text)
 
 
-@pytest.mark.slow
-def test_the_report_reads_the_replay_with_the_local_runs_metrics(replayed, pipeline_run):
-    """Same data, settings and seeds: the Trainer's determinism makes the KFP-layout
-    report equal to the local run's, section by section."""
+def assert_same_report(kubeflow_root, local_root, evaluation_path):
+    """collect_report of a replayed root equals the local run's, section by section
+    (same data, settings and seeds: the Trainer is deterministic)."""
     from mer_tfx.evaluation.report import collect_report
 
-    kubeflow = collect_report(replayed["root"])
-    local = collect_report(pipeline_run.pipeline_root)
+    kubeflow = collect_report(kubeflow_root)
+    local = collect_report(local_root)
     assert (kubeflow["layout"], local["layout"]) == ("kubeflow", "local")
-    assert kubeflow["evaluation_path"] == replayed["tasks"]["Evaluator"]["outputs"]["evaluation"]
+    assert kubeflow["evaluation_path"] == evaluation_path
     assert kubeflow["blessed"] is True and kubeflow["blessing_path"]
     for name, value in local["overall"].items():
         assert kubeflow["overall"][name] == pytest.approx(value, abs=1e-6), name
@@ -170,6 +171,12 @@ def test_the_report_reads_the_replay_with_the_local_runs_metrics(replayed, pipel
     assert kubeflow["anomalies"]["splits"] == local["anomalies"]["splits"]
     for key in ("epochs_run", "kept_epoch", "validation_subjects", "validation_curve"):
         assert kubeflow["training"][key] == local["training"][key], key
+
+
+@pytest.mark.slow
+def test_the_report_reads_the_replay_with_the_local_runs_metrics(replayed, pipeline_run):
+    assert_same_report(replayed["root"], pipeline_run.pipeline_root,
+                       replayed["tasks"]["Evaluator"]["outputs"]["evaluation"])
     out = replayed["base"] / "report"
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(["report", "--pipeline-root", replayed["root"], "--out", str(out)]) == 0
@@ -296,15 +303,13 @@ def _constant(value):
     return {"runtimeValue": {"constant": value}}
 
 
-def _toy_spec(model_file):
-    """produce -> consume (condition true) and skipped (condition false); an importer."""
+def _toy_spec():
+    """produce -> consume: parameters of every kind, an artifact, an output parameter."""
     report = {"artifacts": {"report": {"artifactType": _schema("system.Artifact")}}}
     return {
         "pipelineInfo": {"name": "toy"}, "schemaVersion": "2.1.0", "sdkVersion": "test",
         "defaultPipelineRoot": "/unused",
         "root": {
-            "inputDefinitions": {"parameters": {
-                "threshold": {"parameterType": "NUMBER_INTEGER", "defaultValue": 40}}},
             "dag": {"tasks": {
                 "produce": {"taskInfo": {"name": "produce"},
                             "componentRef": {"name": "comp-produce"},
@@ -312,30 +317,17 @@ def _toy_spec(model_file):
                                 "greeting": _constant("hello"), "ratio": _constant(2.5),
                                 "count": _constant(3.0),
                                 "task_name": _constant("{{$.pipeline_task_name}}")}}},
-                "imported": {"taskInfo": {"name": "imported"},
-                             "componentRef": {"name": "comp-imported"}},
                 "consume": {
                     "taskInfo": {"name": "consume"}, "componentRef": {"name": "comp-consume"},
-                    "dependentTasks": ["imported", "produce"],
-                    "triggerPolicy": {"condition": (
-                        "inputs.artifacts['data'].artifacts[0].metadata['flag'] == 1.0 && "
-                        "inputs.parameter_values['size'] > inputs.parameter_values['threshold']")},
+                    "dependentTasks": ["produce"],
                     "inputs": {
                         "artifacts": {
                             "data": {"taskOutputArtifact": {"producerTask": "produce",
-                                                            "outputArtifactKey": "data"}},
-                            "model": {"taskOutputArtifact": {"producerTask": "imported",
-                                                             "outputArtifactKey": "artifact"}}},
+                                                            "outputArtifactKey": "data"}}},
                         "parameters": {
                             "size": {"taskOutputParameter": {"producerTask": "produce",
                                                              "outputParameterKey": "size"}},
-                            "threshold": {"componentInputParameter": "threshold"}}}},
-                "skipped": {
-                    "taskInfo": {"name": "skipped"}, "componentRef": {"name": "comp-skipped"},
-                    "dependentTasks": ["produce"],
-                    "triggerPolicy": {"condition": "inputs.parameter_values['size'] < 0"},
-                    "inputs": {"parameters": {"size": {"taskOutputParameter": {
-                        "producerTask": "produce", "outputParameterKey": "size"}}}}},
+                            "threshold": _constant(40.0)}}},
             }}},
         "components": {
             "comp-produce": {
@@ -350,21 +342,12 @@ def _toy_spec(model_file):
                 "outputDefinitions": {
                     "artifacts": {"data": {"artifactType": _schema("system.Dataset")}},
                     "parameters": {"size": {"parameterType": "NUMBER_INTEGER"}}}},
-            "comp-imported": {
-                "executorLabel": "exec-imported",
-                "outputDefinitions": {"artifacts": {
-                    "artifact": {"artifactType": _schema("system.Model")}}}},
             "comp-consume": {
                 "executorLabel": "exec-consume",
                 "inputDefinitions": {
-                    "artifacts": {"data": {"artifactType": _schema("system.Dataset")},
-                                  "model": {"artifactType": _schema("system.Model")}},
+                    "artifacts": {"data": {"artifactType": _schema("system.Dataset")}},
                     "parameters": {"size": {"parameterType": "NUMBER_INTEGER"},
                                    "threshold": {"parameterType": "NUMBER_INTEGER"}}},
-                "outputDefinitions": report},
-            "comp-skipped": {
-                "executorLabel": "exec-consume",
-                "inputDefinitions": {"parameters": {"size": {"parameterType": "NUMBER_INTEGER"}}},
                 "outputDefinitions": report},
         },
         "deploymentSpec": {"executors": {
@@ -374,9 +357,6 @@ def _toy_spec(model_file):
                 "{{$.outputs.parameters['size'].output_file}}",
                 "--ratio={{$.inputs.parameters['ratio']}}",
                 "{{$.inputs.parameters['task_name']}}", "{{$.inputs.parameters['mode']}}"]),
-            "exec-imported": {"importer": {
-                "artifactUri": {"constant": model_file}, "typeSchema": _schema("system.Model"),
-                "metadata": {"source": "test"}}},
             "exec-consume": _container(CONSUME, ["{{$}}"]),
         }},
     }
@@ -384,9 +364,7 @@ def _toy_spec(model_file):
 
 @pytest.fixture
 def toy(tmp_path):
-    model_file = tmp_path / "model.bin"
-    model_file.write_bytes(b"weights")
-    return {"spec": _toy_spec(str(model_file)), "dir": tmp_path, "model": str(model_file)}
+    return {"spec": _toy_spec(), "dir": tmp_path}
 
 
 def _replay_toy(toy, spec=None, platform=None, **kwargs):
@@ -399,7 +377,7 @@ def _replay_toy(toy, spec=None, platform=None, **kwargs):
 def test_the_launcher_substitutes_placeholders_as_kfp_does(toy):
     result = _replay_toy(toy, run_id="run-1")
     tasks = {t["task"]: t for t in result["tasks"]}
-    assert list(tasks) == ["imported", "produce", "consume", "skipped"]
+    assert list(tasks) == ["produce", "consume"]
     data = tasks["produce"]["outputs"]["data"]
     assert data == str(toy["dir"] / "root" / "toy" / "run-1" / "produce" / "data")
     seen = json.load(open(os.path.join(data, "argv.json")))
@@ -434,21 +412,13 @@ def test_downstream_inputs_are_what_ml_metadata_hands_back(toy):
     assert data["name"].isdigit()  # the ML Metadata id, which TFX needs (blessing ids)
     assert data["metadata"] == {"flag": 1, "items": {"list": [1, 2]}, "split_names": '["a"]',
                                 "display_name": "data"}
-    model = got["inputs"]["artifacts"]["model"]["artifacts"][0]
-    assert (model["uri"], model["metadata"]["source"]) == (toy["model"], "test")
     assert got["inputs"]["parameterValues"] == {"size": 42, "threshold": 40}
-    assert tasks["skipped"]["status"] == "skipped" and tasks["skipped"]["outputs"] == {}
-    assert tasks["imported"]["status"] == "imported"
 
 
-def test_task_limit_and_pipeline_inputs(toy):
-    result = _replay_toy(toy, task_limit=2)
-    assert [t["task"] for t in result["tasks"]] == ["imported", "produce"]
-    assert result["stopped_after"] == 2
-    result = _replay_toy(toy, parameters={"threshold": 50})
-    assert {t["task"]: t["status"] for t in result["tasks"]}["consume"] == "skipped"
-    with pytest.raises(UserError, match="--param nope: the pipeline has no such input"):
-        _replay_toy(toy, parameters={"nope": 1})
+def test_task_limit(toy):
+    result = _replay_toy(toy, task_limit=1)
+    assert [t["task"] for t in result["tasks"]] == ["produce"]
+    assert result["stopped_after"] == 1
 
 
 def _edit(path_and_value):
@@ -473,14 +443,23 @@ EXECUTORS = ("deploymentSpec", "executors")
     (_edit(("components", "comp-consume", {"dag": {"tasks": {}}})), "runs a nested DAG"),
     (_edit((*TASKS, "consume", "triggerPolicy", {"strategy": "ALL_UPSTREAM_TASKS_COMPLETED"})),
      "ALL_UPSTREAM_TASKS_COMPLETED (an exit handler)"),
-    (_edit((*TASKS, "consume", "triggerPolicy", {"condition": "inputs.x.exists(y, y)"})),
-     "condition 'inputs.x.exists(y, y)'"),
-    (_edit((*EXECUTORS, "exec-imported", {"resolver": {}})), "is a resolver node"),
+    (_edit((*TASKS, "consume", "triggerPolicy", {"condition": "inputs.x > 1"})),
+     "task consume has a condition (triggerPolicy.condition 'inputs.x > 1', a TFX Cond / "
+     "dsl.If), which no pipeline of this project compiles"),
+    (_edit((*EXECUTORS, "exec-consume", {"resolver": {}})), "is a resolver node"),
+    (_edit((*EXECUTORS, "exec-consume", {"importer": {
+        "artifactUri": {"constant": "/m"}, "typeSchema": _schema("system.Model")}})),
+     "task consume is an importer node (a TFX Importer / dsl.importer), which no pipeline of "
+     "this project compiles"),
+    (_edit(("root", "inputDefinitions", {"parameters": {
+        "threshold": {"parameterType": "NUMBER_INTEGER"}}})),
+     "pipeline inputs threshold (RuntimeParameters)"),
     (_edit((*TASKS, "produce", "inputs", "parameters", "greeting",
             {"runtimeValue": {"constantValue": {"stringValue": "hello"}}})),
      "runtimeValue.constant_value, which the open-source KFP v2 driver does not resolve"),
     (_edit((*TASKS, "consume", "inputs", "parameters", "threshold",
-            {"componentInputParameter": "limit"})), "reads pipeline input 'limit'"),
+            {"componentInputParameter": "limit"})),
+     "reads pipeline input 'limit' (a RuntimeParameter)"),
     (_edit((*TASKS, "consume", "inputs", "parameters", "size",
             {"taskOutputParameter": {"producerTask": "produce", "outputParameterKey": "n"}})),
      "wants output parameter 'n' of task produce"),
@@ -514,18 +493,10 @@ def test_failures_at_run_time_name_the_task(toy):
                                         r"\{\{\$.inputs.parameters\['missing'\]\}\}"):
         _replay_toy(toy, spec)
     spec = copy.deepcopy(toy["spec"])
-    spec[TASKS[0]]["dag"]["tasks"]["consume"]["triggerPolicy"]["condition"] = \
-        "inputs.parameter_values['sizes'] > 1"
-    with pytest.raises(UserError, match=r"task consume: condition .* no such key: 'sizes'"):
-        _replay_toy(toy, spec)
-    spec = copy.deepcopy(toy["spec"])  # a consumer of a skipped task's output
-    spec[TASKS[0]]["dag"]["tasks"]["consume"]["inputs"]["parameters"]["size"][
-        "taskOutputParameter"]["producerTask"] = "skipped"
-    spec["components"]["comp-skipped"]["outputDefinitions"]["parameters"] = {
-        "size": {"parameterType": "NUMBER_INTEGER"}}
-    spec[TASKS[0]]["dag"]["tasks"]["consume"]["dependentTasks"].append("skipped")
-    with pytest.raises(UserError, match=r"task consume: parameter 'size' comes from task "
-                                        r"skipped, which its condition skipped"):
+    spec[TASKS[0]]["dag"]["tasks"]["consume"]["inputs"]["parameters"]["threshold"] = \
+        _constant("forty")
+    with pytest.raises(UserError, match=r"task consume: input parameter 'threshold' type "
+                                        r"mismatch: expect NUMBER_INTEGER, got string"):
         _replay_toy(toy, spec)
     spec = copy.deepcopy(toy["spec"])
     spec["deploymentSpec"]["executors"]["exec-produce"]["container"]["command"] = [
@@ -534,27 +505,34 @@ def test_failures_at_run_time_name_the_task(toy):
         _replay_toy(toy, spec)
 
 
-@pytest.mark.parametrize("condition, expected", [
-    ("(inputs.artifacts['_Evaluator.blessing'].artifacts[0].metadata['blessed'] == 1.0)", True),
-    ("!((inputs.artifacts['_Evaluator.blessing'].artifacts[0].metadata['blessed'] == 1.0))",
-     False),
-    ("((inputs.parameter_values['n'] > 2.0) || (inputs.parameter_values['s'] == 'x'))", True),
-    ("int(inputs.parameter_values['n']) == 3 && inputs.parameter_values['s'] != 'y'", True),
-    ("(inputs.artifacts['_Evaluator.blessing'].artifacts[0].uri + '/x') == 'gs://b/x'", True),
-    ("parseJson(inputs.parameter_values['j'])['k'] <= 1", True),
-])
-def test_conditions_evaluate_the_cel_that_tfx_and_kfp_write(condition, expected):
-    context = {"inputs": {
-        "parameter_values": {"n": 3.0, "s": "x", "j": '{"k": 1}'},
-        "artifacts": {"_Evaluator.blessing": {"artifacts": [
-            {"uri": "gs://b", "metadata": {"blessed": 1.0}}]}}}}
-    assert conditions.evaluate(condition, context) is expected
-
-
 def test_the_image_environment_matches_the_dockerfile():
     with open(os.path.join(REPO, "Dockerfile")) as handle:
         dockerfile = handle.read()
-    env_block = re.search(r"^ENV (.*?)(?=^\S|\Z)", dockerfile, re.M | re.S).group(1)
+    image_stage = dockerfile[dockerfile.rindex("\nFROM "):]  # the last stage is the image
+    env_block = re.search(r"^ENV (.*?)(?=^\S|\Z)", image_stage, re.M | re.S).group(1)
     declared = dict(re.findall(r"(\w+)=(\S+)", env_block))
     for name, value in IMAGE_ENV.items():
         assert declared.get(name) == value, name
+
+
+def test_the_images_smoke_check_imports_what_the_package_names(compiled, tmp_path):
+    """docker/smoke.py, which the Dockerfile runs last: every executor, module and
+    function the tasks name is imported; a broken one is reported with its task."""
+    import importlib.util
+
+    loader = importlib.util.spec_from_file_location("smoke", os.path.join(REPO, "docker",
+                                                                          "smoke.py"))
+    smoke = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(smoke)
+    spec, *rest = _docs(compiled["path"])
+    names = smoke.named_imports(spec)
+    assert names["mer_tfx.trainer.task.run_fn"] == ["Trainer"]
+    assert sorted(names["tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]) \
+        == sorted(spec["root"]["dag"]["tasks"])
+    assert len(names) == 12  # the entrypoint, 9 executor classes, run_fn, preprocessing_fn
+    assert smoke.check(spec) == []  # a --local package reads this checkout's schema
+    args = spec["deploymentSpec"]["executors"]["SubjectSplit_executor"]["container"]["args"]
+    args[args.index("--executor_class_path") + 1] = "mer_tfx.components.subject_split.Nope"
+    assert smoke.check(spec) == ["mer_tfx.components.subject_split.Nope (SubjectSplit): "
+                                 "AttributeError: module 'mer_tfx.components.subject_split' "
+                                 "has no attribute 'Nope'"]
