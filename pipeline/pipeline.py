@@ -25,6 +25,16 @@ RUN_FN = "mer_tfx.trainer.task.run_fn"
 MODEL_NAME = "mer_model"
 
 
+def create_example_gen(settings: PipelineSettings,
+                       fingerprint_local_data: bool = True) -> MerExampleGen:
+    """The frame conversion, which depends only on the data and the ingestion settings."""
+    ingest = settings.ingest
+    return MerExampleGen(
+        sources=settings.source_list, frame_size=ingest.crop_size, face_crop=ingest.face_crop,
+        label_key=settings.transform.label_key, classes=settings.class_names,
+        fingerprint_local_data=fingerprint_local_data, **ingest.convert_options)
+
+
 def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH,
                       fingerprint_local_data: bool = True) -> list:
     """The components in run order.
@@ -35,10 +45,7 @@ def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH
     """
     custom_config = settings.custom_config()
     ingest = settings.ingest
-    example_gen = MerExampleGen(
-        sources=settings.source_list, frame_size=ingest.crop_size, face_crop=ingest.face_crop,
-        label_key=settings.transform.label_key, classes=settings.class_names,
-        fingerprint_local_data=fingerprint_local_data, **ingest.convert_options)
+    example_gen = create_example_gen(settings, fingerprint_local_data)
     subject_split = SubjectSplit(
         examples=example_gen.outputs[EXAMPLES_KEY],
         ingest_report=example_gen.outputs[INGEST_REPORT_KEY],
@@ -79,11 +86,17 @@ def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH
 
 def create_pipeline(settings: PipelineSettings, metadata_connection_config=None,
                     pipeline_root: str | None = None, schema_path: str = SCHEMA_PATH,
-                    fingerprint_local_data: bool = True) -> tfx.dsl.Pipeline:
+                    fingerprint_local_data: bool = True,
+                    conversion_only: bool = False) -> tfx.dsl.Pipeline:
+    """``conversion_only``: MerExampleGen alone, under the same name, root and Beam
+    arguments, hence the same cache key as in the full pipeline (cross-validation converts
+    first to learn which subjects have clips; every fold then reuses that execution)."""
+    components = [create_example_gen(settings, fingerprint_local_data)] if conversion_only \
+        else create_components(settings, schema_path, fingerprint_local_data)
     return tfx.dsl.Pipeline(
         pipeline_name=settings.pipeline_name,
         pipeline_root=pipeline_root or settings.pipeline_root,
-        components=create_components(settings, schema_path, fingerprint_local_data),
+        components=components,
         enable_cache=settings.cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=default_beam_args(

@@ -14,8 +14,11 @@ subject), overall and per dataset.
 
 All folds share one pipeline root and one ML Metadata store (``CV/pipeline_root``,
 ``CV/metadata.db``): the frame conversion (MerExampleGen) depends only on the data, so
-it executes once and every fold reuses it; only SubjectSplit and what follows it run
-per fold. An interrupted CV re-run resumes: finished folds come from the cache.
+it executes once, first, and every fold reuses it; only SubjectSplit and what follows it
+run per fold. Folds are built from the subjects with converted clips (coverage.py): a
+subject (``lodo``: a dataset) whose clips were all rejected is listed with the reject
+reasons in ``subjects_without_clips`` (``datasets_without_clips``) instead of failing
+its fold. An interrupted CV re-run resumes: finished folds come from the cache.
 """
 from __future__ import annotations
 
@@ -28,8 +31,6 @@ import time
 import numpy as np
 
 from mer_tfx.errors import UserError
-from mer_tfx.ingestion.clips import ClipSpec
-from mer_tfx.ingestion.readers import read_sources, restrict_to_classes
 from mer_tfx.ingestion.splits import seeded_order
 from mer_tfx.logs import PROGRESS_TAG
 from mer_tfx.pipeline.configs import PipelineSettings
@@ -69,25 +70,21 @@ def dataset_folds(subject_datasets: dict) -> list:
     return [sorted(by_dataset[d]) for d in sorted(by_dataset)]
 
 
+def check_protocol(protocol: str, folds: int = 0) -> None:
+    """A protocol request that cannot work, refused before anything runs."""
+    if protocol not in PROTOCOLS:
+        raise UserError(f"unknown protocol {protocol!r}; choose one of {sorted(PROTOCOLS)}")
+    if protocol == "kfold" and folds < 2:
+        raise UserError(f"--protocol kfold needs --folds K with K >= 2, got {folds}")
+
+
 def protocol_folds(protocol: str, subject_datasets: dict, folds: int = 0,
                    seed: int = 0) -> list:
     """The held-out subject groups of a protocol; every subject in exactly one group."""
+    check_protocol(protocol, folds)
     if protocol == "lodo":
         return dataset_folds(subject_datasets)
-    if protocol == "loso":
-        return subject_folds(subject_datasets, 0, seed)
-    if protocol == "kfold":
-        if folds < 2:
-            raise UserError(f"--protocol kfold needs --folds K with K >= 2, got {folds}")
-        return subject_folds(subject_datasets, folds, seed)
-    raise UserError(f"unknown protocol {protocol!r}; choose one of {sorted(PROTOCOLS)}")
-
-
-def annotated_subjects(settings: PipelineSettings) -> dict:
-    """subject -> dataset of every annotated clip in the run's class set."""
-    rows = restrict_to_classes(read_sources(settings.source_list), settings.transform.label_key,
-                               settings.class_names)
-    return dict(sorted({r.subject: r.dataset for r in rows if isinstance(r, ClipSpec)}.items()))
+    return subject_folds(subject_datasets, folds if protocol == "kfold" else 0, seed)
 
 
 def pooled_metrics(class_names, confusions) -> dict:
@@ -167,10 +164,18 @@ def run_cross_validation(settings: PipelineSettings, protocol: str = "loso",
     from mer_tfx.pipeline import metadata
     from mer_tfx.pipeline.local_runner import run
 
+    from .coverage import CONVERSION_NODE, converted_coverage, without_clips_note
     from .cv_report import write_cv_report
 
-    subjects = annotated_subjects(settings)
-    groups = protocol_folds(protocol, subjects, folds, settings.ingest.split_seed)
+    check_protocol(protocol, folds)
+    found = converted_coverage(settings)  # the conversion first: folds need its subjects
+    for subject, entry in found.subjects_without_clips.items():
+        log.warning("%s %s has no converted clip (%s): no fold holds it out", PROGRESS_TAG,
+                    subject, ", ".join(f"{k}: {v}" for k, v in entry["rejected"].items()))
+    try:
+        groups = protocol_folds(protocol, found.subjects, folds, settings.ingest.split_seed)
+    except UserError as error:
+        raise UserError(f"{error}{without_clips_note(found)}") from None
     settings.write(settings.output)
     results, started = [], time.perf_counter()
     for index, held_out in enumerate(groups):
@@ -202,8 +207,9 @@ def run_cross_validation(settings: PipelineSettings, protocol: str = "loso",
         "confusion_matrix": pooled["confusion_matrix"],
         "folds": [{k: v for k, v in r.items() if not k.startswith("confusion")}
                   for r in results],
+        **found.describe(),
         "ingestion_executions": metadata.executed_count(store, settings.pipeline_name,
-                                                        "MerExampleGen"),
+                                                        CONVERSION_NODE),
         "seconds": round(time.perf_counter() - started, 1),
         "settings": settings.to_dict(),
     }

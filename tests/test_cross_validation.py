@@ -236,3 +236,40 @@ def test_leakage_guard_cv_on_label_independent_motion_stays_near_chance(tmp_path
     chance = 1 / len(settings.class_names)
     assert summary["overall"]["n"] == len(data.clips)
     assert summary["overall"]["uar"] < chance + 0.15, summary["overall"]
+
+
+@pytest.mark.slow
+def test_loso_lists_a_subject_whose_clips_all_failed_and_runs_the_other_folds(tmp_path):
+    """One subject's frame folders are gone: its clips are all rejected; LOSO still runs the
+    other subjects' folds and names the subject with the reject reason."""
+    import shutil
+
+    from mer_tfx.pipeline import metadata
+    from mer_tfx.pipeline.configs import PipelineSettings
+    from mer_tfx.protocols.cross_validation import REPORT_HTML, SUMMARY_JSON, run_cross_validation
+    from mer_tfx.synthetic import generate
+
+    data = generate("casme2", str(tmp_path / "data"), subjects=4, clips_per_class=1, seed=3,
+                    frame_size=64, progress=False)
+    shutil.rmtree(os.path.join(data.root, "sub02"))
+    settings = PipelineSettings.from_dict({**TINY, "dataset": "casme2", "root": data.root,
+                                           "annotations": data.annotations,
+                                           "output": str(tmp_path / "cv")})
+    summary = run_cross_validation(settings, "loso")
+
+    lost = sum(c["subject"] == "sub02" for c in data.clips)
+    assert [f["eval_subjects"] for f in summary["folds"]] == [["sub01"], ["sub03"], ["sub04"]]
+    assert all(f["n"] > 0 and f["uf1"] is not None for f in summary["folds"])
+    assert summary["overall"]["n"] == len(data.clips) - lost
+    assert summary["subjects_without_clips"]["sub02"]["rejected"] == {"missing_folder": lost}
+    assert list(summary["subjects_without_clips"]) == ["sub02"]
+    assert summary["datasets_without_clips"] == {}
+    written = json.load(open(tmp_path / "cv" / SUMMARY_JSON))
+    assert written["subjects_without_clips"] == summary["subjects_without_clips"]
+    page = (tmp_path / "cv" / REPORT_HTML).read_text()
+    assert "Subjects without converted clips" in page
+    assert "sub02" in page and f"missing_folder: {lost}" in page
+    # the conversion ran once, before the folds, and every fold reused it
+    store = metadata.open_store(settings.metadata_path)
+    assert metadata.executed_count(store, settings.pipeline_name, "MerExampleGen") == 1
+    assert summary["ingestion_executions"] == 1
