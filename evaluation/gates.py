@@ -30,12 +30,17 @@ def gate_lines(overall: dict, gates: list, blessed) -> list:
     return lines
 
 
-def print_gates(pipeline_root: str, pipeline_name: str, stream=sys.stderr) -> dict:
-    """Prints the gates of the newest Evaluator run; returns {blessed, overall, gates}."""
-    run = find_run(pipeline_root, pipeline_name)
+def print_gates(pipeline_root: str, pipeline_name: str, stream=sys.stderr,
+                metadata_path: str | None = None) -> dict:
+    """Prints the gates of the newest pipeline run (the one just run, cached or not);
+    returns {run_id, blessed, overall, gates}."""
+    run = find_run(pipeline_root, pipeline_name, metadata_path=metadata_path)
     report = build_report(run.evaluation)
     blessed = run.blessed
     if blessed is None:
         blessed = report["validation"]["ok"]
+    print(f"Run {run.run} (eval subjects: {', '.join(run.eval_subjects or ()) or 'n/a'})",
+          file=stream)
     print("\n".join(gate_lines(report["overall"], report["gates"], blessed)), file=stream)
-    return {"blessed": blessed, "overall": report["overall"], "gates": report["gates"]}
+    return {"run_id": run.run, "blessed": blessed, "overall": report["overall"],
+            "gates": report["gates"]}

@@ -17,6 +17,8 @@ Works for local paths and gs:// alike (tf.io.gfile, "/" joins for URLs).
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import json
 import logging
 import os
 import posixpath
@@ -24,7 +26,9 @@ import posixpath
 import tensorflow as tf
 
 from mer_tfx.errors import UserError
-from mer_tfx.pipeline.configs import PIPELINE_NAME
+from mer_tfx.components.subject_split import SUBJECTS_BY_SPLIT
+from mer_tfx.pipeline import metadata
+from mer_tfx.pipeline.configs import METADATA_FILE, PIPELINE_NAME
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +92,7 @@ class RunOutputs:
     """The outputs of one pipeline run that has an evaluation (None where absent)."""
 
     layout: str  # "local" or "kubeflow"
-    run: str  # execution id (local) or KFP run id
+    run: str  # pipeline run id (local: TFX's run id in ML Metadata; Kubeflow: the KFP run id)
     evaluation: str
     blessing: str | None
     blessed: bool | None
@@ -97,20 +101,35 @@ class RunOutputs:
     ingest_report: str | None = None
     anomalies: str | None = None
     examples: str | None = None  # SubjectSplit's split examples (Split-train/, Split-eval/)
+    eval_subjects: tuple | None = None  # as SubjectSplit recorded them (None: not known)
+    started: str | None = None  # ISO time the run started (local layout)
+    # component -> {"execution_id", "cached"}: which execution made each output (local)
+    executions: dict = dataclasses.field(default_factory=dict)
+    metadata: str | None = None  # the ML Metadata store the run was read from
+
+    def header(self) -> dict:
+        """What a report says about where its figures come from."""
+        return {"id": self.run, "layout": self.layout, "started": self.started,
+                "eval_subjects": None if self.eval_subjects is None else list(self.eval_subjects),
+                "executions": self.executions, "metadata": self.metadata}
 
 
-# --- local layout -------------------------------------------------------------------------
+# --- local layout: the runs ML Metadata knows -------------------------------------------------
 
-def find_latest_evaluation(pipeline_root: str):
-    """(execution id, folder) of the newest Evaluator run with TFMA output; UserError if none."""
+def metadata_beside(pipeline_root: str) -> str:
+    """The store the local runner writes beside the pipeline root (<output>/metadata.db)."""
+    return join(os.path.dirname(pipeline_root.rstrip("/")) or ".", METADATA_FILE)
+
+
+def _check_local_root(pipeline_root: str) -> None:
+    """UserError saying what to pass when the folder is not a pipeline root with an Evaluator."""
     if not tf.io.gfile.isdir(pipeline_root):
         raise UserError(
             f"pipeline root {pipeline_root} does not exist: pass the folder the pipeline "
             f"wrote its artifacts to (the one that holds {EVALUATOR}/, by default "
             f"<output>/pipeline_root)")
     evaluation_root = join(pipeline_root, EVALUATOR, "evaluation")
-    runs = numbered_folders(evaluation_root)
-    if not runs:
+    if not numbered_folders(evaluation_root):
         nested = join(pipeline_root, "pipeline_root")
         if tf.io.gfile.isdir(join(nested, EVALUATOR)):
             raise UserError(
@@ -120,50 +139,61 @@ def find_latest_evaluation(pipeline_root: str):
             f"no Evaluator output under {evaluation_root}: the pipeline has not run its "
             f"Evaluator in {pipeline_root} yet. Run the pipeline to completion first, or pass "
             f"the pipeline root that holds {EVALUATOR}/evaluation/<id>/")
-    for execution_id, path in reversed(runs):
-        if has_tfma_output(path):
-            return execution_id, path
-        log.warning("skipping %s: no TFMA metrics in it (unfinished or failed Evaluator run)",
-                    path)
-    raise UserError(
-        f"the Evaluator folders under {evaluation_root} (execution ids "
-        f"{', '.join(str(i) for i, _ in runs)}) hold no TFMA metrics: every Evaluator run "
-        f"failed or is still running. Check the Evaluator's logs and re-run the pipeline")
 
 
-def find_blessing(pipeline_root: str, execution_id: int):
-    """(blessed, folder) of the Evaluator run's blessing; (None, None) if there is none.
-
-    TFX gives both outputs of one execution the same id. Failing that, the nearest lower
-    blessing id is taken, but never one at or below an older evaluation folder's id (that
-    blessing belongs to the older run), and a same-id folder without its marker file
-    (run still writing, or failed) is not replaced by an older blessing.
-    """
-    older = [i for i, _ in numbered_folders(join(pipeline_root, EVALUATOR, "evaluation"))
-             if i < execution_id]
-    floor = max(older, default=-1)
-    for blessing_id, path in reversed(numbered_folders(join(pipeline_root, EVALUATOR,
-                                                            "blessing"))):
-        if blessing_id > execution_id:
-            continue
-        if blessing_id <= floor:
-            break
-        blessed = blessing_of(path)
-        if blessed is not None:
-            return blessed, path
-        if blessing_id == execution_id:
-            break
-    return None, None
+def _eval_subjects(split_artifact) -> tuple | None:
+    value = split_artifact.custom_properties.get(SUBJECTS_BY_SPLIT) if split_artifact else None
+    if value is None or not value.string_value:
+        return None
+    return tuple(json.loads(value.string_value).get("eval", []))
 
 
-def _local_run(pipeline_root: str) -> RunOutputs:
-    execution_id, evaluation = find_latest_evaluation(pipeline_root)
-    blessed, blessing = find_blessing(pipeline_root, execution_id)
-    found = {key: newest(join(pipeline_root, component, output))
-             for key, (component, output) in OUTPUTS.items()}
+def _local_outputs(run: metadata.PipelineRun, store_path: str) -> RunOutputs:
+    blessing = run.uri(EVALUATOR, "blessing")
+    found = {key: run.uri(component, output) for key, (component, output) in OUTPUTS.items()}
     if found["model"]:
         found["model"] = join(found["model"], SERVING_MODEL)
-    return RunOutputs("local", str(execution_id), evaluation, blessing, blessed, **found)
+    started = datetime.datetime.fromtimestamp(run.started_ms / 1000).isoformat(
+        timespec="seconds")
+    return RunOutputs(
+        "local", run.run_id, run.uri(EVALUATOR, "evaluation"), blessing, blessing_of(blessing),
+        eval_subjects=_eval_subjects(run.artifact(*OUTPUTS["examples"])), started=started,
+        executions={node: {"execution_id": n.execution_id, "cached": n.cached}
+                    for node, n in sorted(run.nodes.items())},
+        metadata=store_path, **found)
+
+
+def local_runs(pipeline_root: str, pipeline_name: str = PIPELINE_NAME,
+               metadata_path: str | None = None) -> list:
+    """Every run in the store whose Evaluator output (its own or a cached one) holds TFMA
+    output, oldest first; UserError when the root or the store is missing."""
+    _check_local_root(pipeline_root)
+    store_path = metadata_path or metadata_beside(pipeline_root)
+    if not tf.io.gfile.exists(store_path):
+        raise UserError(
+            f"no ML Metadata store at {store_path}: a local pipeline writes metadata.db beside "
+            f"its pipeline root, and it is how mer-tfx knows which outputs belong to one run. "
+            f"Pass --metadata PATH (the run's metadata.db)")
+    runs = metadata.pipeline_runs(metadata.open_store(store_path), pipeline_name)
+    evaluated = [run for run in runs if run.uri(EVALUATOR, "evaluation")
+                 and has_tfma_output(run.uri(EVALUATOR, "evaluation"))]
+    if not evaluated:
+        raise UserError(
+            f"ML Metadata in {store_path} has no finished run of pipeline '{pipeline_name}' "
+            f"with Evaluator output ({len(runs)} runs recorded): run the pipeline to "
+            f"completion, or pass the --pipeline-name it was run with")
+    return [_local_outputs(run, store_path) for run in evaluated]
+
+
+def _choose(runs: list, run_id: str | None, where: str) -> RunOutputs:
+    """The run named ``run_id``, or the newest; UserError listing the ids otherwise."""
+    if run_id is None:
+        return runs[-1]
+    for run in runs:
+        if run.run == run_id:
+            return run
+    raise UserError(f"no evaluated run '{run_id}' in {where}; runs: "
+                    f"{', '.join(r.run for r in runs)} (mer-tfx report --list-runs)")
 
 
 # --- Kubeflow layout -----------------------------------------------------------------------
@@ -202,35 +232,43 @@ def find_kfp_evaluations(pipeline_root: str, pipeline_name: str = PIPELINE_NAME)
     return sorted(found, key=lambda e: e["mtime_nsec"], reverse=True)
 
 
-def _kubeflow_run(pipeline_root: str, pipeline_name: str) -> RunOutputs | None:
-    runs = find_kfp_evaluations(pipeline_root, pipeline_name)
-    if not runs:
-        return None
-    newest_run = runs[0]
-    run_folder = join(pipeline_root, pipeline_name, newest_run["run_id"])
-    found = {key: _task_output(run_folder, component, output)
-             for key, (component, output) in OUTPUTS.items()}
-    if found["model"]:
-        found["model"] = join(found["model"], SERVING_MODEL)
-    return RunOutputs("kubeflow", newest_run["run_id"], newest_run["evaluation"],
-                      newest_run["blessing"], blessing_of(newest_run["blessing"]), **found)
+def kubeflow_runs(pipeline_root: str, pipeline_name: str = PIPELINE_NAME) -> list:
+    """Every evaluated run folder of the Kubeflow layout, oldest first (a run folder is
+    one run: its outputs cannot mix with another's)."""
+    runs = []
+    for found in reversed(find_kfp_evaluations(pipeline_root, pipeline_name)):
+        run_folder = join(pipeline_root, pipeline_name, found["run_id"])
+        outputs = {key: _task_output(run_folder, component, output)
+                   for key, (component, output) in OUTPUTS.items()}
+        if outputs["model"]:
+            outputs["model"] = join(outputs["model"], SERVING_MODEL)
+        runs.append(RunOutputs("kubeflow", found["run_id"], found["evaluation"],
+                               found["blessing"], blessing_of(found["blessing"]), **outputs))
+    return runs
 
 
 # --- either --------------------------------------------------------------------------------
 
-def find_run(pipeline_root: str, pipeline_name: str = PIPELINE_NAME) -> RunOutputs:
-    """The newest evaluated run: the local layout first, then the Kubeflow one.
-
-    UserError (saying what to pass) when neither holds Evaluator output.
-    """
+def all_runs(pipeline_root: str, pipeline_name: str = PIPELINE_NAME,
+             metadata_path: str | None = None) -> list:
+    """The evaluated runs of a pipeline root, oldest first: the local layout (through ML
+    Metadata) first, then the Kubeflow one. UserError (saying what to pass) if neither."""
     try:
-        return _local_run(pipeline_root)
+        return local_runs(pipeline_root, pipeline_name, metadata_path)
     except UserError:
-        run = (_kubeflow_run(pipeline_root, pipeline_name)
-               if tf.io.gfile.isdir(pipeline_root) else None)
-        if run is None:
+        runs = (kubeflow_runs(pipeline_root, pipeline_name)
+                if tf.io.gfile.isdir(pipeline_root) else [])
+        if not runs:
             raise
-        return run
+        return runs
+
+
+def find_run(pipeline_root: str, pipeline_name: str = PIPELINE_NAME,
+             run_id: str | None = None, metadata_path: str | None = None) -> RunOutputs:
+    """One evaluated run: ``run_id``, or the newest. Cached executions count as part of
+    the run that reused them."""
+    return _choose(all_runs(pipeline_root, pipeline_name, metadata_path), run_id,
+                   pipeline_root)
 
 
 def split_files(examples: str | None, split: str = "eval") -> list:
@@ -240,14 +278,13 @@ def split_files(examples: str | None, split: str = "eval") -> list:
     return sorted(tf.io.gfile.glob(join(examples, f"Split-{split}", "*")))
 
 
-def trained_model(pipeline_root: str, pipeline_name: str = PIPELINE_NAME) -> str | None:
-    """The newest Trainer's serving SavedModel (pushed or not), either layout; or None."""
-    model = newest(join(pipeline_root, *OUTPUTS["model"]))
-    if model:
-        model = join(model, SERVING_MODEL)
-    else:
-        try:
-            model = find_run(pipeline_root, pipeline_name).model
-        except UserError:
-            return None
+def trained_model(pipeline_root: str, pipeline_name: str = PIPELINE_NAME,
+                  run_id: str | None = None, metadata_path: str | None = None) -> str | None:
+    """The serving SavedModel the run trained (pushed or not), either layout; or None."""
+    try:
+        model = find_run(pipeline_root, pipeline_name, run_id, metadata_path).model
+    except UserError:
+        if run_id is not None:
+            raise
+        return None
     return model if model and tf.io.gfile.exists(join(model, "saved_model.pb")) else None

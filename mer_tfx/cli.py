@@ -193,7 +193,8 @@ def _run(args, beam_args):
         print(json.dumps(settings.to_dict(), indent=2))
         return 0
     run(settings)
-    outcome = print_gates(settings.pipeline_root, settings.pipeline_name)
+    outcome = print_gates(settings.pipeline_root, settings.pipeline_name,
+                          metadata_path=settings.metadata_path)
     print(json.dumps({"pipeline_root": settings.pipeline_root,
                       "metadata": settings.metadata_path,
                       "serving_model": settings.serving_dir, **outcome}, indent=2))
@@ -217,13 +218,18 @@ def _cv(args, beam_args):
 
 def _add_report(subparsers):
     parser = subparsers.add_parser(
-        "report", help="HTML/PNG/JSON report of the latest Evaluator output (TFMA)")
+        "report", help="HTML/PNG/JSON report of one pipeline run's evaluation (TFMA; "
+                       "default the newest run)")
     parser.add_argument("--pipeline-root", required=True,
                         help="local <output>/pipeline_root, or a Kubeflow pipeline root "
                              "(gs://...), where runs live under <pipeline name>/<run id>/")
     parser.add_argument("--pipeline-name", default=PIPELINE_NAME,
-                        help="for a Kubeflow pipeline root")
-    parser.add_argument("--out", required=True)
+                        help="pipeline name (ML Metadata; a Kubeflow root's top folder)")
+    add_run_choice(parser)
+    parser.add_argument("--out", help="report folder (required unless --list-runs)")
+    parser.add_argument("--list-runs", action="store_true",
+                        help="list the evaluated runs of the pipeline root (id, start, eval "
+                             "subjects, model, blessed, UAR/UF1) and exit")
     parser.add_argument("--explain", action="store_true",
                         help="add per-class Grad-CAM maps (mean over each class's eval clips, "
                              "all and correctly classified) on the mean face: "
@@ -231,12 +237,35 @@ def _add_report(subparsers):
     parser.set_defaults(handler=_report)
 
 
-def _report(args, _beam_args):
-    from mer_tfx.evaluation.report import write_report
+def add_run_choice(parser):
+    parser.add_argument("--run-id", help="the pipeline run to read (default: the newest "
+                                         "evaluated run; see mer-tfx report --list-runs)")
+    parser.add_argument("--metadata", metavar="PATH",
+                        help="ML Metadata store of a local pipeline root (default: "
+                             "metadata.db beside it)")
 
-    result = write_report(args.pipeline_root, args.out, args.pipeline_name, args.explain)
-    print(json.dumps({"report": args.out, "blessed": result.get("blessed"),
-                      "overall": result.get("overall")}, indent=2))
+
+def _report(args, _beam_args):
+    from mer_tfx.evaluation.report import run_table, write_report
+
+    if args.list_runs:
+        rows = run_table(args.pipeline_root, args.pipeline_name, args.metadata)
+        print(f"{'run id':<28} {'started':<20} {'model':<18} {'blessed':<8} {'UAR':>6} "
+              f"{'UF1':>6}  eval subjects")
+        for row in rows:
+            score = lambda v: "   n/a" if v is None else f"{v:6.3f}"  # noqa: E731
+            print(f"{row['run_id']:<28} {row['started'] or '':<20} {row['model'] or '?':<18} "
+                  f"{str(row['blessed']):<8} {score(row['uar'])} {score(row['uf1'])}  "
+                  f"{', '.join(row['eval_subjects'])}")
+        return 0
+    if not args.out:
+        raise UserError("--out FOLDER is required (unless --list-runs)")
+    result = write_report(args.pipeline_root, args.out, args.pipeline_name, args.explain,
+                          run_id=args.run_id, metadata_path=args.metadata)
+    print(json.dumps({"report": args.out, "run": result["run"]["id"],
+                      "eval_subjects": result["run"]["eval_subjects"],
+                      "blessed": result.get("blessed"), "overall": result.get("overall")},
+                     indent=2))
     return 0
 
 
@@ -267,35 +296,47 @@ def _add_predict(subparsers):
     add_settings(parser, include=PREDICT_SETTINGS)
     parser.add_argument("--pipeline-root",
                         help="if --model holds no pushed model (it failed its release gates), "
-                             "use the newest trained model of this pipeline root")
+                             "use the model trained by this pipeline root's newest run")
+    add_run_choice(parser)
     parser.add_argument("--explain", metavar="DIR",
                         help="also write the Grad-CAM of the predicted class here: strip.png "
                              "(over time), apex.png, gradcam.npy, explanation.json")
     parser.add_argument("--print-request", action="store_true",
                         help="print the JSON body of a TF Serving REST :predict call for this "
-                             "clip (base64 SequenceExample) instead of predicting")
+                             "clip (base64 SequenceExample) instead of predicting (with "
+                             "--model: converted as that model records)")
+    parser.add_argument("--force", action="store_true",
+                        help="let ingestion flags that contradict the preprocessing the model "
+                             "records win (printed); without it that is an error")
     parser.set_defaults(handler=_predict)
 
 
-def _predict(args, _beam_args):
+def _given_settings(args, names) -> dict:
+    """{ingest setting: value} of the settings flags the user passed (not defaults)."""
+    from mer_tfx.settings import DEST
+
     ingest = settings_from_args(args).ingest
+    return {name.split(".", 1)[1]: getattr(ingest, name.split(".", 1)[1]) for name in names
+            if hasattr(args, DEST + name)}
+
+
+def _predict(args, _beam_args):
+    given = _given_settings(args, PREDICT_SETTINGS)
     if args.print_request:
         from mer_tfx.serving_client import clip_request
 
         print(json.dumps(clip_request(args.frames, args.onset, args.apex, args.offset,
-                                      size=ingest.crop_size, face_crop=ingest.face_crop,
-                                      convert_options=ingest.convert_options,
-                                      video=args.video)))
+                                      model=args.model, video=args.video, force=args.force,
+                                      **given)))
         return 0
     if not args.model:
         raise UserError("--model is required (unless --print-request)")
     from mer_tfx.predict import predict_clip
 
     result = predict_clip(args.model, args.frames, args.onset, args.apex, args.offset,
-                          size=ingest.crop_size, face_crop=ingest.face_crop,
-                          pipeline_root=args.pipeline_root,
-                          convert_options=ingest.convert_options, video=args.video,
-                          explain_dir=args.explain)
+                          pipeline_root=args.pipeline_root, video=args.video,
+                          explain_dir=args.explain, given=given, force=args.force,
+                          run_id=args.run_id, metadata_path=args.metadata)
     print(json.dumps(result, indent=2))
     return 0
 

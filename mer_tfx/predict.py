@@ -3,14 +3,16 @@ prediction, as JSON; optionally its Grad-CAM explanation or the TF Serving reque
 
 The clip goes through exactly the ingestion code (frame numbering, face crop,
 resize, registration, PNG, apex spotting, onset->apex flow and strain,
-SequenceExample) and then the model's ``serving_default`` signature, so a
-prediction sees what training saw.
+SequenceExample), with the settings the model records (model_preprocessing.py),
+and then the model's ``serving_default`` signature, so a prediction sees what
+training saw.
 """
 from __future__ import annotations
 
 import os
 import sys
 
+from mer_tfx import model_preprocessing
 from mer_tfx.errors import UserError
 from mer_tfx.ingestion import fileio
 from mer_tfx.ingestion.clips import ClipSpec, Reject
@@ -80,11 +82,13 @@ def video_spec(video: str, onset=None, apex=None, offset=None) -> ClipSpec:
                     video=video)
 
 
-def choose_model(model_dir: str, pipeline_root: str | None = None) -> tuple[str, str]:
+def choose_model(model_dir: str, pipeline_root: str | None = None,
+                 run_id: str | None = None, metadata_path: str | None = None) -> tuple[str, str]:
     """(SavedModel path, status): the pushed model, else the pipeline's trained one.
 
     A model that failed its release gates is not pushed; with ``pipeline_root`` the
-    newest trained model is used instead, and the status says so.
+    model trained by its newest evaluated run (or ``run_id``) is used instead, and the
+    status says so.
     """
     try:
         return resolve_model_dir(model_dir), "pushed"
@@ -93,7 +97,7 @@ def choose_model(model_dir: str, pipeline_root: str | None = None) -> tuple[str,
             raise
     from mer_tfx.evaluation.layout import trained_model
 
-    trained = trained_model(pipeline_root)
+    trained = trained_model(pipeline_root, run_id=run_id, metadata_path=metadata_path)
     if trained is None:
         raise UserError(f"no pushed model in {model_dir} and no trained model in "
                         f"{pipeline_root}: run the pipeline first")
@@ -106,8 +110,8 @@ def prediction_record(frames_dir: str | None, onset=None, apex=None, offset=None
                       size: int = 128, face_crop: bool = True,
                       convert_options: dict | None = None, video: str | None = None):
     """The clip (a frame folder, or an interval of ``video``) as ingestion would convert
-    it (``Converted``), flow maps included: every model gets the features it was trained
-    on."""
+    it (``Converted``) with these settings, flow maps included: every model gets the
+    features it was trained on."""
     spec = (video_spec(video, onset, apex, offset) if video
             else clip_spec(frames_dir, onset, apex, offset))
     converted = convert_clip(spec, size, face_crop, **{**(convert_options or {}), "flow": True})
@@ -116,24 +120,53 @@ def prediction_record(frames_dir: str | None, onset=None, apex=None, offset=None
     return converted
 
 
+def default_ingest() -> dict:
+    """The client ingestion settings' defaults (what a model without a record gets)."""
+    from mer_tfx.pipeline.configs import IngestSettings
+
+    defaults = IngestSettings()
+    return {name: getattr(defaults, name) for name in model_preprocessing.CLIENT_INGEST}
+
+
+def model_ingest(model_path: str | None, given: dict | None = None,
+                 force: bool = False) -> dict:
+    """The ingestion settings to feed ``model_path``: what it records, flags checked
+    against it (model_preprocessing.client_ingest); without a model, flags over defaults."""
+    if model_path is None:
+        return {**default_ingest(), **(given or {})}
+    return model_preprocessing.client_ingest(model_preprocessing.read(model_path),
+                                             default_ingest(), given or {}, force)
+
+
+def record_for(frames_dir, onset, apex, offset, ingest: dict, video=None):
+    """prediction_record with one dict of client ingestion settings."""
+    options = {k: v for k, v in ingest.items() if k not in ("crop_size", "face_crop")}
+    return prediction_record(frames_dir, onset, apex, offset, ingest["crop_size"],
+                             ingest["face_crop"], options, video)
+
+
 def predict_clip(model_dir: str, frames_dir: str | None, onset=None, apex=None, offset=None,
-                 size: int = 128, face_crop: bool = True, pipeline_root: str | None = None,
-                 convert_options: dict | None = None, video: str | None = None,
-                 explain_dir: str | None = None) -> dict:
-    """The prediction as a dict; with ``explain_dir``, the Grad-CAM of the predicted class
-    is written there too (explain/clips.py) and summarised under "explanation"."""
+                 pipeline_root: str | None = None, video: str | None = None,
+                 explain_dir: str | None = None, given: dict | None = None,
+                 force: bool = False, run_id: str | None = None,
+                 metadata_path: str | None = None) -> dict:
+    """The prediction as a dict. The clip is converted with the preprocessing the model
+    records (``given``: settings the user passed, checked against it; ``force`` lets them
+    win). With ``explain_dir``, the Grad-CAM of the predicted class is written there too
+    (explain/clips.py) and summarised under "explanation"."""
     import tensorflow as tf
 
-    converted = prediction_record(frames_dir, onset, apex, offset, size, face_crop,
-                                  convert_options, video)
+    model_path, status = choose_model(model_dir, pipeline_root, run_id, metadata_path)
+    ingest = model_ingest(model_path, given, force)
+    converted = record_for(frames_dir, onset, apex, offset, ingest, video)
     spec = converted.spec
-    model_path, status = choose_model(model_dir, pipeline_root)
     serve = tf.saved_model.load(model_path).signatures["serving_default"]
     outputs = serve(examples=tf.constant([converted.serialized]))
     names = [n.decode() for n in outputs["classes"].numpy()[0]]
     probabilities = [float(p) for p in outputs["probabilities"].numpy()[0]]
     result = {
         "model": model_path, "model_status": status, "clip": video or frames_dir,
+        "preprocessing": ingest,
         "frames": converted.num_frames,
         "onset": spec.onset, "apex": spec.apex, "apex_source": converted.apex_source,
         "offset": spec.offset,

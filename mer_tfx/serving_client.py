@@ -9,7 +9,8 @@ The model's ``serving_default`` signature takes serialized SequenceExamples (inp
 
 and the response's ``outputs`` hold ``probabilities``, ``class_ids``, ``class_names``
 and ``classes`` per clip. Build the records with ``clip_request`` (the same ingestion
-code the model was trained on) and send the body with any HTTP client.
+code and settings the model was trained on, read from the model) and send the body
+with any HTTP client.
 """
 from __future__ import annotations
 
@@ -37,12 +38,17 @@ def predict_url(host: str, model_name: str = "mer_model", port: int = 8501) -> s
 
 
 def clip_request(frames_dir: str | None = None, onset=None, apex=None, offset=None,
-                 size: int = 128, face_crop: bool = True, convert_options: dict | None = None,
-                 video: str | None = None) -> dict:
+                 model: str | None = None, video: str | None = None, force: bool = False,
+                 **settings) -> dict:
     """The request body for one clip (a frame folder or an interval of a video file),
-    converted exactly as ``mer-tfx predict`` and ingestion convert it."""
-    from mer_tfx.predict import prediction_record
+    converted exactly as ``mer-tfx predict`` and ingestion convert it.
 
-    converted = prediction_record(frames_dir, onset, apex, offset, size, face_crop,
-                                  convert_options, video)
-    return rest_body([converted.serialized])
+    With ``model`` (a SavedModel or a serving folder), the preprocessing it records is
+    used; ``settings`` (crop_size, face_crop, register, flow_algorithm, apex_from,
+    apex_fallback) that contradict it are an error unless ``force``. Without a model,
+    ``settings`` over the defaults.
+    """
+    from mer_tfx.predict import model_ingest, record_for, resolve_model_dir
+
+    ingest = model_ingest(resolve_model_dir(model) if model else None, settings, force)
+    return rest_body([record_for(frames_dir, onset, apex, offset, ingest, video).serialized])

@@ -18,12 +18,14 @@ from mer_tfx import settings as tree
 from mer_tfx.datasets import DATASET_NAMES, Source
 from mer_tfx.ingestion.clips import APEX_FALLBACKS, APEX_FROM
 from mer_tfx.ingestion.flow import FLOW_ALGORITHMS
+from mer_tfx.model_preprocessing import CLIENT_INGEST
 from mer_tfx.settings import SettingsError, option, validate
 from mer_tfx.trainer.config import TrainerConfig
 from mer_tfx.transform.config import TransformConfig
 
 PIPELINE_NAME = "mer-tfx"
 SETTINGS_JSON = "settings.json"
+METADATA_FILE = "metadata.db"  # ML Metadata store of a local run, beside pipeline_root/
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,7 +160,7 @@ class PipelineSettings:
 
     @property
     def metadata_path(self) -> str:
-        return os.path.join(self.output, "metadata.db")
+        return os.path.join(self.output, METADATA_FILE)
 
     @property
     def serving_dir(self) -> str:
@@ -169,8 +171,11 @@ class PipelineSettings:
         return list(self.transform.classes)
 
     def custom_config(self) -> dict:
-        """What Transform and Trainer read: their two sections."""
-        return {"transform": tree.to_dict(self.transform), "trainer": tree.to_dict(self.trainer)}
+        """What Transform and Trainer read: their two sections, and the ingestion settings
+        the Trainer records in the model for its clients (mer_tfx/model_preprocessing.py)."""
+        ingest = tree.to_dict(self.ingest)
+        return {"transform": tree.to_dict(self.transform), "trainer": tree.to_dict(self.trainer),
+                "ingest": {k: ingest[k] for k in CLIENT_INGEST}}
 
     def replace(self, **dotted) -> "PipelineSettings":
         """A copy with overrides by dotted name: ``s.replace(**{"trainer.seed": 3})``."""

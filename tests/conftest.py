@@ -48,6 +48,8 @@ def pipeline_run(tmp_path_factory):
 
     Tiny model settings (8 steps of 32x32, 3 epochs): this checks the plumbing, not
     accuracy (bench/ measures that). UAR threshold 0 so the model is blessed/pushed.
+    Ingestion off its defaults (64-px crops, Farneback flow, no registration), so a
+    client that ignored the model's recorded preprocessing would be caught.
     """
     import types
 
@@ -62,7 +64,9 @@ def pipeline_run(tmp_path_factory):
                     progress=False)
     settings = PipelineSettings(
         dataset="casme2", root=data.root, annotations=data.annotations,
-        output=str(base / "out"), ingest=IngestSettings(crop_size=64),
+        output=str(base / "out"),
+        # not the defaults: predict must take them from the model (test_run_binding.py)
+        ingest=IngestSettings(crop_size=64, flow_algorithm="farneback", register=False),
         transform=TransformConfig(steps=8, image_size=32),
         trainer=TrainerConfig(epochs=3, patience=3, batch_size=8),
         evaluate=EvaluateSettings(uar_threshold=0.0))

@@ -22,8 +22,7 @@ def test_predict_a_clip_folder_with_the_pushed_model(pipeline_run):
     folder = os.path.join(pipeline_run.data.root, clip["subject"], clip["clip"])
     model = os.path.join(pipeline_run.settings.serving_dir, "mer_model")
     done = _cli("--model", model, "--frames", folder, "--onset", str(clip["onset"]),
-                "--offset", str(clip["offset"]),
-                "--crop-size", str(pipeline_run.settings.ingest.crop_size))
+                "--offset", str(clip["offset"]))  # crop size etc.: the model's own
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
     assert result["predicted_class"] in pipeline_run.class_names

@@ -165,13 +165,12 @@ def test_predict_video_errors_are_clear(both):
 def test_video_predict_equals_frame_folder_predict(both, pipeline_run):
     frames, videos = both
     model = os.path.join(pipeline_run.settings.serving_dir, "mer_model")
-    size = pipeline_run.settings.ingest.crop_size
     folder_clip, video_clip = frames.clips[1], videos.clips[1]
     from_folder = predict_clip(
         model, os.path.join(frames.root, folder_clip["subject"], folder_clip["clip"]),
-        folder_clip["onset"], None, folder_clip["offset"], size=size)
+        folder_clip["onset"], None, folder_clip["offset"])
     from_video = predict_clip(model, None, video_clip["onset"], None, video_clip["offset"],
-                              size=size, video=os.path.join(videos.root, video_clip["video"]))
+                              video=os.path.join(videos.root, video_clip["video"]))
     assert from_video["frames"] == from_folder["frames"]
     assert from_video["apex"] - from_video["onset"] == from_folder["apex"] - from_folder["onset"]
     assert from_video["predicted_class"] == from_folder["predicted_class"]
@@ -186,20 +185,18 @@ def test_the_rest_body_round_trips_through_the_serving_signature(both, pipeline_
     _, videos = both
     clip = videos.clips[0]
     video = os.path.join(videos.root, clip["video"])
-    size = pipeline_run.settings.ingest.crop_size
+    model = os.path.join(pipeline_run.settings.serving_dir, "mer_model")
     done = subprocess.run([MER_TFX, "predict", "--video", video, "--onset", str(clip["onset"]),
-                           "--offset", str(clip["offset"]), "--crop-size", str(size),
+                           "--offset", str(clip["offset"]), "--model", model,
                            "--print-request"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     body = json.loads(done.stdout)
     assert body == json.loads(json.dumps(clip_request(None, clip["onset"], None, clip["offset"],
-                                                      size=size, video=video)))
+                                                      model=model, video=video)))
     assert body["signature_name"] == "serving_default"
     examples = examples_of(body)
     assert examples_of(rest_body(examples)) == examples
-    model = os.path.join(pipeline_run.settings.serving_dir, "mer_model")
-    expected = predict_clip(model, None, clip["onset"], None, clip["offset"], size=size,
-                            video=video)
+    expected = predict_clip(model, None, clip["onset"], None, clip["offset"], video=video)
     from mer_tfx.predict import resolve_model_dir
 
     serve = tf.saved_model.load(resolve_model_dir(model)).signatures["serving_default"]

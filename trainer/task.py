@@ -18,6 +18,7 @@ import tf_keras as keras
 from tfx.utils import io_utils
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from mer_tfx import model_preprocessing
 from mer_tfx.logs import PROGRESS_TAG
 from mer_tfx.transform.config import TransformConfig
 from mer_tfx.transform.preprocessing import FLOW_KEY, FRAMES_KEY
@@ -118,6 +119,10 @@ def run_fn(fn_args):
     signatures = make_signatures(model, tft_output, raw_schema, transform_config.classes,
                                  transform_config.label_key, model_input_key(config))
     model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)
+    # the model carries the preprocessing its clients must reproduce (predict reads it)
+    summary["preprocessing"] = model_preprocessing.describe(
+        fn_args.custom_config["ingest"], fn_args.custom_config["transform"], config.model)
+    model_preprocessing.write(fn_args.serving_model_dir, summary["preprocessing"])
     summary["validation_subjects"] = validation_subjects
     summary["model_selection"] = selection_sentence(summary)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training_summary.json"),
