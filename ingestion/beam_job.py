@@ -20,7 +20,7 @@ from mer_tfx.datasets import Source
 from mer_tfx.errors import UserError
 from mer_tfx.logs import PROGRESS_TAG
 
-from . import fileio, outputs
+from . import fileio, outputs, video
 from .clips import ClipSpec, Reject
 from .convert import convert_clip
 from .readers import read_sources
@@ -100,10 +100,13 @@ class _ConvertShardFn(beam.DoFn):
         shard, specs = shard_specs
         path = f"{self._prefix}-{shard:05d}-of-{self._shards:05d}{self._suffix}"
         tf.io.gfile.makedirs(os.path.dirname(path))
-        with tf.io.TFRecordWriter(path, options="GZIP") as writer:
-            # By video first: a remote video is copied here once for all its intervals.
-            for spec in sorted(specs, key=lambda s: (s.dataset, s.video, s.clip_id)):
-                yield self._convert(spec, writer)
+        try:
+            with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+                # By video first: a remote video is copied here once for all its intervals.
+                for spec in sorted(specs, key=lambda s: (s.dataset, s.video, s.clip_id)):
+                    yield self._convert(spec, writer)
+        finally:
+            video.COPIES.clear()  # no other shard has intervals of this shard's videos
         yield path
 
     def _convert(self, spec: ClipSpec, writer):

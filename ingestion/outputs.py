@@ -52,6 +52,8 @@ def claim(folder: str, command: str, owned: tuple = (), exclusive: tuple = ()) -
     A folder with content and no marker from ``command`` is refused whole. Remote
     folders (gs://, ...) are checked and marked; their files are overwritten, not removed.
     """
+    if "://" not in folder and os.path.exists(folder) and not os.path.isdir(folder):
+        raise ForeignOutput(f"{folder} is a file, not a folder: choose a folder for the output")
     writer = _marker_writer(folder) if _has_content(folder) else command
     if writer != command:
         made = f"was made by {writer}" if writer else f"has no {MARKER} marker"
