@@ -17,7 +17,8 @@ class ClipSpec:
     row: int  # 1-based row in the annotation file (header rows counted), for humans
     dataset: str
     subject: str  # subject as the dataset's folders name it: sub01, 006, s1, spNO.1
-    clip: str  # clip folder name
+    clip: str  # clip folder name; <folder or video>@<onset>-<offset> for an interval of a
+    # recording several rows annotate (ingestion/readers.py unique_clip_ids)
     clip_dir: str  # folder holding the frame files
     label: str  # canonical lower-case emotion (mer_tfx.labels)
     onset: int  # absolute frame numbers, inclusive
