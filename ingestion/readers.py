@@ -144,7 +144,8 @@ def unique_clip_ids(rows) -> list:
     ids = collections.Counter(r.clip_id for r in rows if isinstance(r, ClipSpec))
     seen, out = {}, []
     for row in rows:
-        if isinstance(row, ClipSpec) and ids[row.clip_id] > 1 and "@" not in row.clip:
+        if isinstance(row, ClipSpec) and ids[row.clip_id] > 1 and not row.clip.endswith(
+                _interval_name("", row.onset, row.offset)):
             row = dataclasses.replace(row, clip=_interval_name(row.clip, row.onset, row.offset))
         if isinstance(row, ClipSpec):
             if row.clip_id in seen:
