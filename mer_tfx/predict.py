@@ -77,7 +77,8 @@ def video_spec(video: str, onset=None, apex=None, offset=None) -> ClipSpec:
     if not onset <= apex <= offset:
         raise UserError(f"apex {apex} is outside onset..offset {onset}..{offset}")
     stem = os.path.splitext(os.path.basename(video))[0]
-    return ClipSpec(row=0, dataset="predict", subject="", clip=f"{stem}_{onset}", clip_dir="",
+    return ClipSpec(row=0, dataset="predict", subject="", clip=f"{stem}@{onset}-{offset}",
+                    clip_dir="",
                     label="", onset=onset, apex=apex, offset=offset, fps=0.0, repairs=repairs,
                     video=video)
 
@@ -106,14 +107,20 @@ def choose_model(model_dir: str, pipeline_root: str | None = None,
     return trained, "trained, not pushed (not blessed)"
 
 
+def input_spec(frames_dir: str | None, onset=None, apex=None, offset=None,
+               video: str | None = None) -> ClipSpec:
+    """The clip to convert; a one-line UserError for a missing or empty input."""
+    return (video_spec(video, onset, apex, offset) if video
+            else clip_spec(frames_dir, onset, apex, offset))
+
+
 def prediction_record(frames_dir: str | None, onset=None, apex=None, offset=None,
                       size: int = 128, face_crop: bool = True,
                       convert_options: dict | None = None, video: str | None = None):
     """The clip (a frame folder, or an interval of ``video``) as ingestion would convert
     it (``Converted``) with these settings, flow maps included: every model gets the
     features it was trained on."""
-    spec = (video_spec(video, onset, apex, offset) if video
-            else clip_spec(frames_dir, onset, apex, offset))
+    spec = input_spec(frames_dir, onset, apex, offset, video)
     converted = convert_clip(spec, size, face_crop, **{**(convert_options or {}), "flow": True})
     if isinstance(converted, Reject):
         raise UserError(f"{video or frames_dir}: {converted.reason}: {converted.detail}")
@@ -156,6 +163,7 @@ def predict_clip(model_dir: str, frames_dir: str | None, onset=None, apex=None, 
     (explain/clips.py) and summarised under "explanation"."""
     import tensorflow as tf
 
+    input_spec(frames_dir, onset, apex, offset, video)  # bad input: say so before loading
     model_path, status = choose_model(model_dir, pipeline_root, run_id, metadata_path)
     ingest = model_ingest(model_path, given, force)
     converted = record_for(frames_dir, onset, apex, offset, ingest, video)
