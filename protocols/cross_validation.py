@@ -117,27 +117,35 @@ def fold_settings(settings: PipelineSettings, index: int, held_out: list) -> Pip
 
 
 def _fold_result(settings: PipelineSettings, index: int, held_out: list, seconds: float):
+    from mer_tfx.components.subject_split import SUBJECTS_BY_SPLIT
     from mer_tfx.evaluation.data_checks import training_summary
     from mer_tfx.evaluation.results import build_report
     from mer_tfx.pipeline import metadata
 
-    store = metadata.open_store(settings.metadata_path)
-    evaluation = metadata.latest_outputs(store, settings.pipeline_name,
-                                         "Evaluator").get("evaluation")
-    model_run = metadata.latest_outputs(store, settings.pipeline_name,
-                                        "Trainer").get("model_run")
+    # the fold's own pipeline run (the newest: folds run one after another), as ML
+    # Metadata records it, cached executions included
+    run = metadata.pipeline_runs(metadata.open_store(settings.metadata_path),
+                                 settings.pipeline_name)[-1]
+    evaluation, model_run = run.uri("Evaluator", "evaluation"), run.uri("Trainer", "model_run")
     if not evaluation:
         raise UserError(f"fold {index}: ML Metadata in {settings.metadata_path} has no "
-                        f"Evaluator output: the fold's pipeline run did not finish")
-    report = build_report(evaluation[0])
+                        f"Evaluator output in run {run.run_id}: the fold's pipeline run did "
+                        f"not finish")
+    split = run.artifact("SubjectSplit", "split_examples")
+    recorded = json.loads(split.custom_properties[SUBJECTS_BY_SPLIT].string_value)["eval"]
+    if sorted(recorded) != sorted(held_out):
+        raise UserError(f"fold {index}: run {run.run_id} held out {recorded}, expected "
+                        f"{sorted(held_out)}")
+    report = build_report(evaluation)
     if report["class_names"] != settings.class_names:
         raise UserError(f"fold {index} evaluated classes {report['class_names']}, "
                         f"expected {settings.class_names}")
-    trained = training_summary(model_run[0]) if model_run else None
+    trained = training_summary(model_run) if model_run else None
     overall = report["overall"]
-    return {"fold": index, "eval_subjects": held_out, "n": int(overall["example_count"]),
+    return {"fold": index, "eval_subjects": held_out, "run_id": run.run_id,
+            "n": int(overall["example_count"]),
             "uf1": overall["uf1"], "uar": overall["uar"], "seconds": round(seconds, 1),
-            "evaluation_path": evaluation[0],
+            "evaluation_path": evaluation,
             "model_selection": (trained or {}).get("model_selection"),
             "confusion": report["confusion_matrix"]["counts"],
             "confusion_by_dataset": report["confusion_by_dataset"]}
