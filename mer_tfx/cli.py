@@ -212,6 +212,7 @@ def _cv(args, beam_args):
     summary = run_cross_validation(settings, protocol, args.folds)
     print(json.dumps({"protocol": summary["protocol"], "overall": summary["overall"],
                       "per_dataset": summary["per_dataset"],
+                      "subjects_without_clips": summary.get("subjects_without_clips", {}),
                       "summary": f"{settings.output}/{SUMMARY_JSON}"}, indent=2))
     return 0
 
