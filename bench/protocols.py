@@ -28,6 +28,11 @@ LAYOUTS = ("casme2", "samm", "smic")
 CASME2_CLIPS, CASME2_SUBJECTS = 255, 26
 
 
+def later_folds(fold_seconds: list) -> list:
+    """The folds after the first (which includes the conversion)."""
+    return fold_seconds[1:] or fold_seconds
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=3, help="per dataset")
@@ -62,11 +67,19 @@ def main(argv=None):
     print(f"per fold: mean {statistics.mean(fold_seconds):.0f} s (min {min(fold_seconds):.0f}, "
           f"max {max(fold_seconds):.0f}; the first includes the conversion); total "
           f"{summary['seconds']:.0f} s")
+    components = sorted({c for f in summary["folds"] for c in f["component_seconds"]})
+    print("where a fold's time goes (mean over folds, s): " + ", ".join(
+        f"{c} {statistics.mean(f['component_seconds'].get(c, 0) for f in summary['folds']):.1f}"
+        for c in components))
+    fits = [f["fit_seconds"] for f in summary["folds"] if f["fit_seconds"]]
+    if fits:
+        print(f"Trainer fit (Keras): mean {statistics.mean(fits):.1f} s; a fold costs "
+              f"{statistics.mean(later_folds(fold_seconds)) / statistics.mean(fits):.1f}x its fit")
     print(f"{'data':<10s} {'clips':>5s} {'UF1':>6s} {'UAR':>6s}")
     rows = [("Composite", summary["overall"])] + list(summary["per_dataset"].items())
     for name, row in rows:
         print(f"{name:<10s} {row['n']:>5d} {row['uf1']:>6.3f} {row['uar']:>6.3f}")
-    later = fold_seconds[1:] or fold_seconds
+    later = later_folds(fold_seconds)
     scale = CASME2_CLIPS / clips
     estimate = sum(ingestion) * scale + CASME2_SUBJECTS * statistics.mean(later) * scale
     print(f"estimate, {CASME2_SUBJECTS}-fold LOSO of {CASME2_CLIPS} clips (time scaled "

@@ -71,6 +71,7 @@ class NodeRun:
     execution_id: int
     cached: bool
     outputs: dict  # output key -> [Artifact proto]
+    seconds: float = 0.0  # wall time of the execution (a cache hit's: its lookup)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +125,8 @@ def pipeline_runs(store, pipeline_name: str) -> list:
                 nodes[node_of[execution.id]] = NodeRun(
                     execution.id,
                     execution.last_known_state == metadata_store_pb2.Execution.CACHED,
-                    _outputs_by_key(store, execution.id))
+                    _outputs_by_key(store, execution.id),
+                    (execution.last_update_time_since_epoch
+                     - execution.create_time_since_epoch) / 1000)
         runs.append(PipelineRun(context.name, context.create_time_since_epoch, nodes))
     return sorted(runs, key=lambda r: (r.started_ms, r.run_id))

@@ -145,6 +145,9 @@ def _fold_result(settings: PipelineSettings, index: int, held_out: list, seconds
     return {"fold": index, "eval_subjects": held_out, "run_id": run.run_id,
             "n": int(overall["example_count"]),
             "uf1": overall["uf1"], "uar": overall["uar"], "seconds": round(seconds, 1),
+            # where the fold's time went: each component's execution, and the Keras fit
+            "component_seconds": {node: round(n.seconds, 1) for node, n in run.nodes.items()},
+            "fit_seconds": (trained or {}).get("train_seconds"),
             "evaluation_path": evaluation,
             "model_selection": (trained or {}).get("model_selection"),
             "confusion": report["confusion_matrix"]["counts"],
