@@ -13,7 +13,7 @@ from setuptools import setup
 # one import root without a package_dir mapping, which editable installs and the
 # namespace package mer_tfx.kfp (no __init__.py) both handle.
 SUBPACKAGES = ["ingestion", "synthetic", "components", "pipeline", "protocols", "trainer",
-               "explain",
+               "explain", "spotting",
                "transform", "schemas", "evaluation", "kfp"]
 
 setup(
@@ -34,6 +34,7 @@ setup(
         "matplotlib",
         "jinja2",  # the report page template
         "scikit-learn",
+        "scipy",  # the spotting metric's one-to-one matching (already scikit-learn's)
         # Beam's DaskRunner (ingestion on a dask.distributed cluster)
         "dask[distributed]",
     ],
