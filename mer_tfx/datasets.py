@@ -31,6 +31,17 @@ DATASETS = {d.name: d for d in (
 )}
 DATASET_NAMES = tuple(DATASETS)
 
+# Long recordings for spotting (`mer-tfx spot`, ingestion/long_sheets.py), read in place;
+# the ground-truth sheet is optional. "video" is the same type as above.
+LONG_VIDEOS = {d.name: d for d in (
+    Dataset("casme_sq", "CAS(ME)^2", 30.0, False, "rawpic/s15/15_0101disgustingteeth/img001.jpg"),
+    Dataset("samm_lv", "SAMM Long Videos", 200.0, False, "SAMM_longvideos/006_1/006_1_0001.jpg"),
+    Dataset("casme3_lv", "CAS(ME)^3 part A, long videos", 30.0, False,
+            "part_A/spNO.1/a/color/175.jpg"),
+    DATASETS["video"],
+)}
+LONG_VIDEO_NAMES = tuple(LONG_VIDEOS)
+
 
 @dataclasses.dataclass(frozen=True)
 class Source:
