@@ -12,7 +12,7 @@ import os
 import sys
 
 from mer_tfx import VERBOSE_VARIABLE
-from mer_tfx.datasets import DATASET_NAMES
+from mer_tfx.datasets import DATASET_NAMES, LONG_VIDEO_NAMES
 from mer_tfx.errors import UserError
 from mer_tfx.logs import setup_logging
 from mer_tfx.pipeline.configs import PIPELINE_NAME
@@ -20,7 +20,14 @@ from mer_tfx.pipeline.configs import PIPELINE_NAME
 def _add_synth(subparsers):
     parser = subparsers.add_parser(
         "synth", help="write a deterministic synthetic dataset in a real on-disk layout")
-    parser.add_argument("--layout", required=True, choices=DATASET_NAMES)
+    parser.add_argument("--layout", required=True, choices=DATASET_NAMES + tuple(
+        n for n in LONG_VIDEO_NAMES if n not in DATASET_NAMES),
+        help="a clip dataset's layout, or a long-video one (casme_sq, samm_lv, casme3_lv: "
+             "long recordings with micro- and macro-expressions, blinks and head moves)")
+    parser.add_argument("--videos-per-subject", type=int, default=2,
+                        help="long-video layouts: recordings per subject")
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="long-video layouts: length of each recording")
     parser.add_argument("--out", required=True, help="folder to write the dataset into")
     parser.add_argument("--subjects", type=int, default=6)
     parser.add_argument("--clips-per-class", type=int, default=2)
@@ -44,6 +51,17 @@ def _add_synth(subparsers):
 def _synth(args, _beam_args):
     from mer_tfx.synthetic import generate
 
+    if args.layout in LONG_VIDEO_NAMES and args.layout not in DATASET_NAMES:
+        from mer_tfx.synthetic.long_layouts import generate_long
+
+        manifest = generate_long(args.layout, args.out, subjects=args.subjects,
+                                 videos_per_subject=args.videos_per_subject,
+                                 seconds=args.seconds, frame_size=args.frame_size,
+                                 seed=args.seed, jitter=args.jitter)
+        print(json.dumps({k: manifest[k] for k in ("layout", "root", "annotations", "emotions",
+                                                   "fps")} | {"videos": len(manifest["videos"])},
+                         indent=2))
+        return 0
     result = generate(args.layout, args.out, subjects=args.subjects,
                       clips_per_class=args.clips_per_class, seed=args.seed,
                       frame_size=args.frame_size, inject_faults=args.inject_faults,
