@@ -1,7 +1,10 @@
 # One-command entry points. Each target sets up its own venv with the pinned stack.
 #   make demo   synthetic CASME II-layout data -> ingest check -> whole TFX pipeline -> report
 #               (DEMO_SEED=N: another training seed; bench/demo_seeds.py runs 5 of them)
-#   make test   the whole test suite (includes one full pipeline run)
+#   make test   the whole test suite (includes one full pipeline run, and the image test
+#               when a Docker engine is reachable)
+#   make image  the Kubeflow image (BASE_IMAGE=python:3.10-slim for the CPU base,
+#               TF_EXTRA=and-cuda for its GPU wheels; IMAGE=REGISTRY/mer-tfx:TAG)
 PYTHON ?= python3.10
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,8 +13,13 @@ DEMO_SUBJECTS ?= 12
 DEMO_CLIPS ?= 4
 DEMO_EPOCHS ?= 40
 DEMO_SEED ?= 0
+IMAGE ?= mer-tfx:local
+BASE_IMAGE ?= tensorflow/tfx:1.16.0
+TF_EXTRA ?=
+# a proxy that re-signs TLS: its CA, for pip in the build's dependency stage
+CA_FILES := $(wildcard /usr/local/share/ca-certificates/*.crt)
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast image bench clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 10), "mer-tfx needs Python 3.10 (TFX 1.16); pyenv: pyenv install 3.10.13"'
@@ -39,6 +47,11 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
+
+image:
+	docker build --network host --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+	  $(if $(TF_EXTRA),--build-arg TF_EXTRA=$(TF_EXTRA)) $(if $(CA_FILES),--build-arg EXTRA_CA_CERTS="$$(cat $(CA_FILES))") -t $(IMAGE) .
+	@docker image inspect --format '$(IMAGE): {{.Size}} bytes' $(IMAGE)
 
 bench: install
 	$(BIN)/python bench/ingest_throughput.py

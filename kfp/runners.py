@@ -256,6 +256,7 @@ class DockerRunner:
                    if local_path(path) and os.path.exists(path)]
         if os.getuid() == 0 or not written or not self.images:
             return
-        mounts = [arg for path in written for arg in ("--mount", f"type=bind,src={path},dst={path}")]
+        mounts = [arg for path in written
+                  for arg in ("--mount", f"type=bind,src={path},dst={path}")]
         self._docker("run", "--rm", "--user", "0", *mounts, "--entrypoint", "chown",
                      next(iter(self.images)), "-R", f"{os.getuid()}:{os.getgid()}", *written)

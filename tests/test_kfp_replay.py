@@ -142,14 +142,17 @@ def test_scheduling_the_cluster_would_do_is_printed(replayed):
     assert re.search(r"MerExampleGen.*: no requests", text)
 
 
-def assert_same_report(kubeflow_root, local_root, evaluation_path):
-    """collect_report of a replayed root equals the local run's, section by section
+def assert_same_report(kubeflow_root, run_id, local_root, evaluation_path):
+    """collect_report of a replayed run equals the local run's, section by section
     (same data, settings and seeds: the Trainer is deterministic)."""
+    from mer_tfx.evaluation import layout
     from mer_tfx.evaluation.report import collect_report
 
-    kubeflow = collect_report(kubeflow_root)
-    local = collect_report(local_root)
+    kubeflow = collect_report(layout.find_run(kubeflow_root, run_id=run_id))
+    local = collect_report(layout.find_run(local_root))
     assert (kubeflow["layout"], local["layout"]) == ("kubeflow", "local")
+    assert kubeflow["run"]["id"] == run_id
+    assert kubeflow["preprocessing"] == local["preprocessing"]
     assert kubeflow["evaluation_path"] == evaluation_path
     assert kubeflow["blessed"] is True and kubeflow["blessing_path"]
     for name, value in local["overall"].items():
@@ -175,7 +178,8 @@ def assert_same_report(kubeflow_root, local_root, evaluation_path):
 
 @pytest.mark.slow
 def test_the_report_reads_the_replay_with_the_local_runs_metrics(replayed, pipeline_run):
-    assert_same_report(replayed["root"], pipeline_run.pipeline_root,
+    assert_same_report(replayed["root"], replayed["summary"]["run_id"],
+                       pipeline_run.pipeline_root,
                        replayed["tasks"]["Evaluator"]["outputs"]["evaluation"])
     out = replayed["base"] / "report"
     with contextlib.redirect_stdout(io.StringIO()):
