@@ -37,6 +37,8 @@ setup(
         "scipy",  # the spotting metric's one-to-one matching (already scikit-learn's)
         # Beam's DaskRunner (ingestion on a dask.distributed cluster)
         "dask[distributed]",
+        # face landmarks (ingestion/landmarks.py): MTCNN on TensorFlow, weights in the wheel
+        "mtcnn",
     ],
     extras_require={"test": ["pytest"]},
     entry_points={"console_scripts": ["mer-tfx=mer_tfx.cli:main"]},

@@ -53,6 +53,7 @@ class MerExampleGenSpec(types.ComponentSpec):
         "flow": ExecutionParameter(type=int),  # 1: store onset->apex flow and strain
         "register": ExecutionParameter(type=int),  # 1: crops registered onto the onset
         "flow_algorithm": ExecutionParameter(type=str, optional=True),  # tvl1 | farneback | dis
+        "align": ExecutionParameter(type=str, optional=True),  # eyes | box (ingestion/align.py)
         "label_key": ExecutionParameter(type=str),
         "classes": ExecutionParameter(type=str),  # JSON list; empty -> keep every label
         # Hash of the annotation files and the frame files: new data -> no cache hit.
@@ -128,7 +129,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                                  "flow": bool(exec_properties.get("flow", 1)),
                                  "register": bool(exec_properties.get("register", 1)),
                                  "flow_algorithm": exec_properties.get("flow_algorithm")
-                                 or "tvl1"})
+                                 or "tvl1",
+                                 "align": exec_properties.get("align") or "eyes"})
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE)
         examples.span = 0
         summary = checked_summary(report.uri, ", ".join(s.root for s in sources))  # maybe gs://
@@ -150,13 +152,13 @@ class MerExampleGen(base_beam_component.BaseBeamComponent):
                  label_key: str = "label", classes: list | None = None,
                  fingerprint_local_data: bool = True, apex_fallback: str = "spot",
                  apex_from: str = "annotation", flow: bool = True, register: bool = True,
-                 flow_algorithm: str = "tvl1"):
+                 flow_algorithm: str = "tvl1", align: str = "eyes"):
         sources = [s if isinstance(s, Source) else Source.from_row(s) for s in sources]
         super().__init__(MerExampleGenSpec(
             sources=json.dumps([s.to_row() for s in sources]),
             frame_size=frame_size, face_crop=int(face_crop), label_key=label_key,
             apex_fallback=apex_fallback, apex_from=apex_from, flow=int(flow),
-            register=int(register), flow_algorithm=flow_algorithm,
+            register=int(register), flow_algorithm=flow_algorithm, align=align,
             classes=json.dumps(list(classes or [])),
             input_fingerprint=sources_fingerprint(sources, fingerprint_local_data),
             **{EXAMPLES_KEY: types.Channel(type=standard_artifacts.Examples),

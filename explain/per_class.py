@@ -1,13 +1,18 @@
 """Per-class explanation for the report: Grad-CAM of each eval clip's true class,
 averaged over the clips of that class (all of them, and the correctly classified
-ones), drawn on the mean face of the eval clips.
+ones), drawn on the mean face of the eval clips; and, in the words a FACS coder
+reads, the share of that Grad-CAM mass in each face region (ingestion/regions.py,
+from each clip's landmarks).
 """
 from __future__ import annotations
 
 import time
 
+import cv2
 import numpy as np
 import tensorflow as tf
+
+from mer_tfx.ingestion.regions import NAMES, OTHER, mass_shares
 
 from . import overlays
 from .clips import METHOD, explain_records
@@ -53,10 +58,40 @@ def class_explanations(model_path: str, files: list) -> tuple[bytes, dict]:
         summary[name] = {"clips": len(mine), "correct": len(right),
                          "peak_all": _peak(all_map), "peak_correct": _peak(right_map)}
     figure = overlays.classes_png(mean_face, rows)
+    table = region_table([e.spatial for e in explanations], labels,
+                         [record_landmarks(r) for r in records], names)
     seconds = time.perf_counter() - started
     return figure, {"method": METHOD + "; of each clip's true class, averaged per class",
                     "model": model_path, "clips": len(records), "seconds": round(seconds, 2),
-                    "seconds_per_clip": round(seconds / len(records), 4), "per_class": summary}
+                    "seconds_per_clip": round(seconds / len(records), 4), "per_class": summary,
+                    "region_names": [*NAMES, OTHER], "regions": table}
+
+
+def record_landmarks(serialized: bytes) -> tuple | None:
+    """(landmarks, crop side) of a record, or None where none were found."""
+    example = tf.train.SequenceExample.FromString(serialized)
+    context = example.context.feature
+    if "landmarks_found" not in context or not context["landmarks_found"].int64_list.value[0]:
+        return None  # records ingested before landmarks existed, or none found
+    first = example.feature_lists.feature_list["frames"].feature[0].bytes_list.value[0]
+    side = cv2.imdecode(np.frombuffer(first, np.uint8), cv2.IMREAD_GRAYSCALE).shape[0]
+    return list(context["landmarks"].float_list.value), side
+
+
+def region_table(maps: list, labels, landmarks: list, names: list) -> dict:
+    """{class: {"clips": n, "shares": {region: share}}}: per class, the mean over its
+    clips with landmarks of each clip's share of Grad-CAM mass per region (its own
+    landmarks, scaled from its crop to the map): a row sums to 1. A class none of whose
+    clips has landmarks gets clips 0 and no shares."""
+    table = {}
+    for index, name in enumerate(names):
+        shares = [mass_shares(heat, points, side)
+                  for heat, label, found in zip(maps, labels, landmarks)
+                  if label == index and found is not None for points, side in [found]]
+        table[name] = {"clips": len(shares),
+                       "shares": {region: round(float(np.mean([s[region] for s in shares])), 4)
+                                  for region in (*NAMES, OTHER)} if shares else None}
+    return table
 
 
 def _mean_map(explanations):

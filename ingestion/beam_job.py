@@ -169,6 +169,9 @@ def _tally(item) -> collections.Counter:
                                     f"rejected_in:{item.dataset}": 1})
     tally = collections.Counter({"converted": 1, "frames": item.num_frames,
                                  "face_not_found": int(not item.face_detected),
+                                 "landmarks_found": int(item.landmarks_found),
+                                 "landmarks_refound": int(item.landmarks_refound),
+                                 f"alignment:{item.alignment}": 1,
                                  "repaired": int(bool(item.spec.repairs)),
                                  f"converted_in:{item.spec.dataset}": 1,
                                  f"apex_source:{item.apex_source}": 1,
@@ -201,6 +204,11 @@ def make_summary(rows: dict, tally: collections.Counter, face_crop: bool) -> dic
         "rejected": tally.get("rejected", 0),
         "repaired": tally.get("repaired", 0),
         "face_not_found": tally.get("face_not_found", 0) if face_crop else None,
+        # clips whose onset frame gave the 5 landmarks; of those, clips where the head
+        # moved enough that they were found again (ingestion/align.py); crops by kind
+        "landmarks_found": tally.get("landmarks_found", 0) if face_crop else None,
+        "landmarks_refound": tally.get("landmarks_refound", 0) if face_crop else None,
+        "alignment": _suffixed(tally, "alignment:"),
         "frames": tally.get("frames", 0),
         "rejected_by_reason": {k.split(":", 1)[1]: v for k, v in sorted(tally.items())
                                if k.startswith("reason:")},

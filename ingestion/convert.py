@@ -8,10 +8,11 @@ from __future__ import annotations
 import dataclasses
 
 from . import fileio
+from .align import plan_crop, refound
 from .apex import registered_clip, spot_apex
 from .clips import MAX_CLIP_FRAMES, ClipSpec, Reject
 from .flow import clip_flow
-from .frames import FrameError, crop_resize, encode_png, face_box, read_gray
+from .frames import FrameError, encode_png, read_gray
 from .records import build_sequence_example
 from .video import VideoError, read_interval
 
@@ -28,6 +29,9 @@ class Converted:
     num_frames: int
     face_detected: bool
     apex_source: str = "annotated"
+    landmarks_found: bool = False
+    landmarks_refound: bool = False  # the head moved: found again (align.refound)
+    alignment: str = "box"  # eyes | box | frame (ingestion/align.py)
 
 
 def choose_apex(spec: ClipSpec, crops: list, apex_fallback: str = "spot",
@@ -80,8 +84,9 @@ def clip_frames(spec: ClipSpec):
 def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True,
                  apex_fallback: str = "spot", apex_from: str = "annotation",
                  flow: bool = True, register: bool = True,
-                 flow_algorithm: str = "tvl1") -> Converted | Reject:
-    """Read frames onset..offset (inclusive; ``clip_frames``), crop to the onset face, resize; with
+                 flow_algorithm: str = "tvl1", align: str = "eyes") -> Converted | Reject:
+    """Read frames onset..offset (inclusive; ``clip_frames``), crop to the onset face (its
+    eyes on the template with ``align="eyes"``, else the Haar box: ingestion/align.py); with
     ``register``, move every crop onto the onset crop (its global shift, i.e. head
     movement, removed: ingestion/apex.py); encode; spot the apex where the annotation
     has none (``choose_apex``); with ``flow``, the onset->apex optical flow and strain
@@ -91,29 +96,33 @@ def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True,
         return Reject(spec.row, spec.clip_id, "too_many_frames",
                       f"onset..offset spans {span} frames (limit {MAX_CLIP_FRAMES})")
     wanted = list(range(spec.onset, spec.offset + 1))
-    box, face_detected, crops, first_shape = None, False, [], None
+    plan, crops, first_shape, refind = None, [], None, False
     try:
         for position, (name, gray) in enumerate(clip_frames(spec)):
             if position == 0:
                 first_shape = gray.shape
-                if face_crop:
-                    box = face_box(gray)
-                    face_detected = box is not None
+                plan = plan_crop(gray, size, face_crop, align)
             elif gray.shape != first_shape:
                 raise FrameError("inconsistent_frame_size",
                                  f"{name}: {gray.shape[1]}x{gray.shape[0]} differs from the "
                                  f"onset frame's {first_shape[1]}x{first_shape[0]}")
-            crops.append(crop_resize(gray, box, size))
+            crops.append(plan.apply(gray))
         if register:
-            crops = registered_clip(crops)
+            raw, crops = crops, registered_clip(crops)
+            plan, refind = refound(plan, raw, crops)
         encoded = [encode_png(crop) for crop in crops]
     except (FrameError, VideoError) as error:
         return Reject(spec.row, spec.clip_id, error.reason, error.detail)
     except OSError as error:
         return Reject(spec.row, spec.clip_id, "unreadable_frame", str(error))
+    if plan.repairs:
+        spec = dataclasses.replace(spec, repairs=spec.repairs + plan.repairs)
     spec, apex_source = choose_apex(spec, crops, apex_fallback, apex_from, registered=register)
     maps = (clip_flow(crops[0], crops[spec.apex - spec.onset], flow_algorithm,
                       register=not register) if flow else None)
-    example = build_sequence_example(spec, wanted, encoded, face_detected, apex_source, maps)
+    face_detected = plan.box is not None
+    example = build_sequence_example(spec, wanted, encoded, face_detected, apex_source, maps,
+                                     plan.landmark_values, plan.alignment)
     return Converted(spec, example.SerializeToString(deterministic=True), len(encoded),
-                     face_detected, apex_source)
+                     face_detected, apex_source, plan.landmarks is not None, refind,
+                     plan.alignment)

@@ -14,7 +14,7 @@ from mer_tfx.labels import three_class
 from .clips import ClipSpec
 from .flow import FLOW_FEATURES, FLOW_SIZE, encode_map
 
-# name -> (type: "bytes" | "int" | "float", what it holds)
+# name -> (type: "bytes" | "int" | "float" | "floats" (a list), what it holds)
 CONTEXT = {
     "dataset": ("bytes", "dataset name (casme2, samm, ...)"),
     "subject": ("bytes", "subject as the dataset's folders name it"),
@@ -30,6 +30,12 @@ CONTEXT = {
     "num_frames": ("int", "frames stored (onset..offset)"),
     "face_detected": ("int", "1 if the face box was found on the onset frame"),
     "fps": ("float", "frames per second of the recording"),
+    "landmarks": ("floats", "x, y of the eye centres, nose tip and mouth corners (image-left "
+                            "first) in pixels of the stored crop, (0, 0) the top-left pixel's "
+                            "centre: 10 values, all -1 when none were found"),
+    "landmarks_found": ("int", "1 if the landmarks were found on the onset frame"),
+    "alignment": ("bytes", "how the crop was cut: eyes (eyes on the template positions), "
+                           "box (the Haar box) or frame (the whole frame)"),
     "flow_u": ("bytes", f"onset->apex optical flow (--flow-algorithm, TV-L1 by default), "
                         f"x component, face-crop pixels: "
                         f"{FLOW_SIZE}x{FLOW_SIZE} float32, row-major, little-endian "
@@ -49,14 +55,18 @@ def _feature(kind: str, value) -> tf.train.Feature:
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
     if kind == "int":
         return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+    if kind == "floats":
+        return tf.train.Feature(float_list=tf.train.FloatList(value=[float(v) for v in value]))
     return tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)]))
 
 
 def build_sequence_example(spec: ClipSpec, frame_indices: list[int], png_frames: list[bytes],
                            face_detected: bool, apex_source: str = "annotated",
-                           flow: dict | None = None) -> tf.train.SequenceExample:
-    """One clip as a SequenceExample: context = who/what/when and the onset->apex flow
-    maps (``flow``: ingestion/flow.py clip_flow, None = not computed), sequence = the
+                           flow: dict | None = None, landmarks: list | None = None,
+                           alignment: str = "box") -> tf.train.SequenceExample:
+    """One clip as a SequenceExample: context = who/what/when, the onset->apex flow
+    maps (``flow``: ingestion/flow.py clip_flow, None = not computed) and the landmarks
+    (10 crop-pixel values, ingestion/align.py; None = not found), sequence = the
     frames."""
     values = {"dataset": spec.dataset, "subject": spec.subject, "clip": spec.clip,
               "label": spec.label, "label_3class": three_class(spec.label),
@@ -64,6 +74,8 @@ def build_sequence_example(spec: ClipSpec, frame_indices: list[int], png_frames:
               "apex_source": apex_source,
               "offset": spec.offset, "num_frames": len(png_frames),
               "face_detected": int(face_detected), "fps": spec.fps,
+              "landmarks": [-1.0] * 10 if landmarks is None else landmarks,
+              "landmarks_found": int(landmarks is not None), "alignment": alignment,
               **{name: encode_map(flow[name]) if flow else b"" for name in FLOW_FEATURES}}
     example = tf.train.SequenceExample()
     for name, (kind, _) in CONTEXT.items():

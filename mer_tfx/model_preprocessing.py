@@ -20,7 +20,10 @@ from mer_tfx.errors import UserError
 ASSET = os.path.join("assets.extra", "mer_preprocessing.json")
 # Ingestion settings a client must reproduce to build the model's input record.
 CLIENT_INGEST = ("crop_size", "face_crop", "register", "flow_algorithm", "apex_from",
-                 "apex_fallback")
+                 "apex_fallback", "align")
+# What a client setting added later was before it existed: a model that does not record
+# it was trained that way (the Haar box crop, before eyes alignment).
+BEFORE_RECORDED = {"align": "box"}
 # Transform settings that describe the input the graph builds (informative: the graph is
 # in the model, a client need not reproduce them).
 CLIENT_TRANSFORM = ("steps", "image_size", "temporal_strategy", "motion_channel",
@@ -70,7 +73,7 @@ def client_ingest(recorded: dict | None, defaults: dict, given: dict, force: boo
               "recorded it): using the flags and defaults; pass the settings it was "
               "trained with", file=stream)
         return {**defaults, **given}
-    chosen = dict(recorded["ingest"])
+    chosen = {**BEFORE_RECORDED, **recorded["ingest"]}
     for name, value in sorted(given.items()):
         if name not in chosen or chosen[name] == value:
             continue

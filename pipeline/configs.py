@@ -16,6 +16,7 @@ import os
 
 from mer_tfx import settings as tree
 from mer_tfx.datasets import DATASET_NAMES, Source
+from mer_tfx.ingestion.align import ALIGN_MODES
 from mer_tfx.ingestion.clips import APEX_FALLBACKS, APEX_FROM
 from mer_tfx.ingestion.flow import FLOW_ALGORITHMS
 from mer_tfx.model_preprocessing import CLIENT_INGEST
@@ -50,6 +51,11 @@ class IngestSettings:
                                          "literature's), farneback or dis (~100x cheaper; "
                                          "bench/flow.py compares them)",
                                  choices=FLOW_ALGORITHMS)
+    align: str = option("eyes", "eyes: one similarity transform per clip puts the onset "
+                                "frame's eye centres on fixed positions of the crop (level "
+                                "eyes, same place for every subject; falls back to the box "
+                                "where no landmarks are found, counted as a repair); box: the "
+                                "Haar box crop", choices=ALIGN_MODES)
     eval_subjects: tuple = option((), "comma-separated held-out subjects (default: a seeded "
                                       "--eval-fraction of them)")
     eval_fraction: float = option(0.25, "fraction of the subjects held out for evaluation",
@@ -64,7 +70,7 @@ class IngestSettings:
         """The per-clip options of ingestion's convert_clip (apex and flow)."""
         return {"apex_fallback": self.apex_fallback, "apex_from": self.apex_from,
                 "flow": self.flow, "flow_algorithm": self.flow_algorithm,
-                "register": self.register}
+                "register": self.register, "align": self.align}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,7 +9,8 @@ import tensorflow as tf
 from mer_tfx.ingestion import fileio
 from mer_tfx.ingestion.apex import spot_apex
 from mer_tfx.ingestion.clips import ClipSpec
-from mer_tfx.ingestion.frames import crop_resize, decode_gray, face_box
+from mer_tfx.ingestion.align import plan_crop
+from mer_tfx.ingestion.frames import decode_gray
 from mer_tfx.ingestion.convert import convert_clip
 from mer_tfx.ingestion.readers import read_annotations
 from mer_tfx.synthetic import generate
@@ -35,8 +36,8 @@ def _crops(spec, size=64):
     files = fileio.frame_files(spec.clip_dir)
     grays = [decode_gray(fileio.read_bytes(files[n]), files[n])
              for n in range(spec.onset, spec.offset + 1)]
-    box = face_box(grays[0])
-    return [crop_resize(gray, box, size) for gray in grays]
+    plan = plan_crop(grays[0], size)  # the onset's face: eyes aligned, as ingestion does
+    return [plan.apply(gray) for gray in grays]
 
 
 def test_spotting_finds_the_apex_better_than_the_midpoint(jittered_clips):

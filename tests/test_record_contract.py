@@ -10,7 +10,8 @@ from mer_tfx.schemas import load_schema
 from mer_tfx.transform.preprocessing import FRAMES_KEY, LABEL_KEY, MASK_KEY
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCHEMA_TYPES = {"bytes": schema_pb2.BYTES, "int": schema_pb2.INT, "float": schema_pb2.FLOAT}
+SCHEMA_TYPES = {"bytes": schema_pb2.BYTES, "int": schema_pb2.INT, "float": schema_pb2.FLOAT,
+                "floats": schema_pb2.FLOAT}
 SEQUENCE_STRUCT = "##SEQUENCE##"
 
 
@@ -24,7 +25,8 @@ def test_the_writer_emits_exactly_the_declared_features_with_their_types():
     example = _written()
     assert set(example.context.feature) == set(CONTEXT)
     for name, (kind, _) in CONTEXT.items():
-        list_kind = {"bytes": "bytes_list", "int": "int64_list", "float": "float_list"}[kind]
+        list_kind = {"bytes": "bytes_list", "int": "int64_list", "float": "float_list",
+                     "floats": "float_list"}[kind]
         assert example.context.feature[name].WhichOneof("kind") == list_kind, name
     assert set(example.feature_lists.feature_list) == set(SEQUENCE)
     assert len(example.feature_lists.feature_list["frames"].feature) == 5

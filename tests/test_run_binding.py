@@ -45,7 +45,7 @@ def test_predict_uses_the_preprocessing_the_model_records(pipeline_run):
     recorded = model_preprocessing.read(model)
     assert recorded["ingest"] == {"crop_size": 64, "face_crop": True, "register": False,
                                   "flow_algorithm": "farneback", "apex_from": "annotation",
-                                  "apex_fallback": "spot"}
+                                  "apex_fallback": "spot", "align": "eyes"}
     assert recorded["transform"]["steps"] == pipeline_run.settings.transform.steps
 
     run = layout.find_run(pipeline_run.pipeline_root)
@@ -91,8 +91,10 @@ def test_client_ingest_rules():
 
     recorded = {"ingest": {"crop_size": 64, "register": False}}
     defaults = {"crop_size": 128, "register": True}
-    assert client_ingest(recorded, defaults, {}) == {"crop_size": 64, "register": False}
-    assert client_ingest(recorded, defaults, {"crop_size": 64}) == recorded["ingest"]
+    # a model recorded before --align existed was trained on the Haar box crop
+    before_align = {"crop_size": 64, "register": False, "align": "box"}
+    assert client_ingest(recorded, defaults, {}) == before_align
+    assert client_ingest(recorded, defaults, {"crop_size": 64}) == before_align
     with pytest.raises(UserError, match="--register True contradicts .* register = False"):
         client_ingest(recorded, defaults, {"register": True})
     assert client_ingest(None, defaults, {"crop_size": 96}) == {"crop_size": 96,
