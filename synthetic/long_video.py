@@ -110,7 +110,7 @@ def render(subject: faces.Subject, rng, events: list[Event], frames: int, colour
         if dx or dy:  # the head's position: a sub-pixel shift of the whole frame
             matrix = np.float32([[1, 0, dx], [0, 1, dy]])
             gray = cv2.warpAffine(gray, matrix, (gray.shape[1], gray.shape[0]),
-                                  flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                                  flags=cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REPLICATE)
         yield faces.to_colour(gray, subject) if colour else gray
 
 
