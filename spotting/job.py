@@ -49,23 +49,34 @@ class Spotted:
     rejects: tuple = ()
     frames: int = 0
     face_found: bool = True
+    landmarks_found: bool = False
 
 
-def video_signal(video, naive: bool = False, scales_seconds: tuple = ()) -> Spotted:
+REGION_MODES = ("landmarks", "box")
+
+
+def video_signal(video, naive: bool = False, scales_seconds: tuple = (),
+                 region_mode: str = "landmarks") -> Spotted:
     """Read every frame of ``video`` once and compute its signals (``naive``: the
-    baseline, whole-face frame difference without registration or regions)."""
+    baseline, whole-face frame difference without registration or regions).
+
+    ``region_mode`` landmarks: the named regions of the first frame's five landmarks
+    (ingestion/regions.py), the face box's fixed fractions where none are found; box:
+    always the fractions."""
     from mer_tfx.ingestion.frames import face_box
 
     checked, rejects, first, _ = check_frames(video)
     if checked is None:
         return Spotted(video, rejects=tuple(rejects))
-    stack, face_found, frames = None, True, 0
+    stack, face_found, frames, points = None, True, 0, None
     try:
         for _, gray in iter_frames(checked):
             if stack is None:
                 box = face_box(gray)
                 face_found = box is not None
-                stack = signal.RegionStack(box, naive=naive)
+                if region_mode == "landmarks" and not naive:
+                    points = signal.crop_landmarks(gray, box)
+                stack = signal.RegionStack(box, naive=naive, points=points)
             stack.add(gray)
             frames += 1
     except FramesError as error:
@@ -80,16 +91,17 @@ def video_signal(video, naive: bool = False, scales_seconds: tuple = ()) -> Spot
     sig = signal.signals(stack.array(), stack.layout(), scales)
     item = detect.Item(checked.dataset, checked.name, checked.subject, checked.fps, first,
                        scales.macro, sig, checked.truths, checked.annotated)
-    return Spotted(checked, item, tuple(rejects), frames, face_found)
+    return Spotted(checked, item, tuple(rejects), frames, face_found, points is not None)
 
 
 class _SignalFn(beam.DoFn):
-    def __init__(self, naive: bool, total: int):
+    def __init__(self, naive: bool, total: int, region_mode: str):
         self._naive, self._total, self._done = naive, total, 0
+        self._regions = region_mode
 
     def process(self, video):
         started = time.time()
-        result = video_signal(video, self._naive)
+        result = video_signal(video, self._naive, region_mode=self._regions)
         self._done += 1
         logging.info("%s spot: %s, %d frames in %.1f s (%d of %d videos on this worker)",
                      PROGRESS_TAG, video.name, result.frames, time.time() - started,
@@ -161,6 +173,9 @@ def finish(results, out_dir: str, options: dict, extra_rejects=(), videos_found=
         "intervals": len(rows),
         "intervals_by_type": dict(collections.Counter(r[3] for r in rows)),
         "face_not_found": sum(1 for r in results if r.item and not r.face_found),
+        "regions": options.get("regions", "landmarks"),
+        "landmarks_not_found": sum(1 for r in results if r.item and not r.landmarks_found)
+        if options.get("regions", "landmarks") == "landmarks" else None,
         "rejected_by_reason": dict(sorted(collections.Counter(j.reason for j in rejects)
                                           .items())),
         "rejects": [{"video": j.video, "row": j.row, "reason": j.reason, "detail": j.detail}
@@ -180,7 +195,7 @@ def finish(results, out_dir: str, options: dict, extra_rejects=(), videos_found=
 def run_spot(dataset: str, root: str, out_dir: str, annotations: str | None = None,
              emotions: str | None = None, model: str | None = None, fit: bool = False,
              thresholds: dict | None = None, beam_args: list | None = None,
-             naive: bool = False) -> dict:
+             naive: bool = False, region_mode: str = "landmarks") -> dict:
     """The whole job; returns summary.json's content. UserError for unusable input."""
     from mer_tfx.ingestion.beam_job import finish as wait, runner_args
 
@@ -195,11 +210,14 @@ def run_spot(dataset: str, root: str, out_dir: str, annotations: str | None = No
                   exclusive=("signals", "timelines"))
     log.info("%s spot %s: %d videos, %d sheet rows rejected", PROGRESS_TAG, root,
              len(videos), len(row_rejects))
-    options = {"thresholds": thresholds or {}, "fit": fit, "model": model}
+    if region_mode not in REGION_MODES:
+        raise SpotError(f"--regions {region_mode!r}: choose one of {REGION_MODES}")
+    options = {"thresholds": thresholds or {}, "fit": fit, "model": model,
+               "regions": region_mode}
     pipeline = beam.Pipeline(options=PipelineOptions(runner_args(beam_args, len(videos))))
     _ = (pipeline
          | "Videos" >> beam.Create(videos)
-         | "Signal" >> beam.ParDo(_SignalFn(naive, len(videos)))
+         | "Signal" >> beam.ParDo(_SignalFn(naive, len(videos), region_mode))
          | "Together" >> beam.GroupByKey()
          | "Finish" >> beam.ParDo(_FinishFn(out_dir, options, row_rejects, len(videos))))
     wait(pipeline.run())

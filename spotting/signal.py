@@ -26,7 +26,7 @@ SMOOTH_SECONDS = 0.05  # frames are averaged over this long either side (sensor 
 TOP_CELLS = 0.1  # a region's change: the mean of its most changed tenth of cells
 
 # Regions as fractions of the face crop (x0, y0, x1, y1), for OpenCV's Haar box with
-# ingestion's 15% margin. The one place to switch to landmark regions (issue 21).
+# ingestion's 15% margin: used where landmarks are not asked for or not found.
 ROI_FRACTIONS = {
     "brow_left": (0.20, 0.20, 0.48, 0.34),
     "brow_right": (0.52, 0.20, 0.80, 0.34),
@@ -38,15 +38,57 @@ ROI_FRACTIONS = {
 REFERENCE = ("nose_bridge", (0.44, 0.34, 0.56, 0.46))  # moves with the head only
 
 
-def regions(size: int = CROP) -> dict:
-    """name -> (row slice, column slice) of the crop, sides rounded to whole cells."""
+LANDMARK_REGIONS = ("brow_left", "brow_right", "cheek_left", "cheek_right", "nose",
+                    "mouth_corner_left", "mouth_corner_right", "mouth")
+
+
+def _fraction_boxes(size: int) -> dict:
+    return {name: tuple(v * size for v in box)
+            for name, box in list(ROI_FRACTIONS.items()) + [REFERENCE]}
+
+
+def _landmark_boxes(points, size: int) -> dict:
+    """ingestion/regions.py's named regions from five landmarks (crop pixels), and a
+    nose-bridge reference between the eyes."""
+    from mer_tfx.ingestion.regions import regions as named
+
+    boxes = {n: b for n, b in named(np.asarray(points).reshape(-1), size).items()
+             if n in LANDMARK_REGIONS}
+    (elx, ely), (erx, ery) = np.asarray(points, np.float64).reshape(5, 2)[:2]
+    d, mid_x, eye_y = float(np.hypot(erx - elx, ery - ely)), (elx + erx) / 2, (ely + ery) / 2
+    boxes[REFERENCE[0]] = (mid_x - 0.12 * d, eye_y - 0.10 * d, mid_x + 0.12 * d,
+                           eye_y + 0.15 * d)
+    return boxes
+
+
+def regions(size: int = CROP, points=None) -> dict:
+    """name -> (row slice, column slice) of the crop, sides rounded to whole cells.
+
+    ``points``: five landmarks in crop pixels (ingestion/landmarks.py) give the named
+    regions of ingestion/regions.py; without them, fixed fractions of the face box.
+    """
+    boxes = _landmark_boxes(points, size) if points is not None else _fraction_boxes(size)
     out = {}
-    for name, (x0, y0, x1, y1) in list(ROI_FRACTIONS.items()) + [REFERENCE]:
-        top, left = int(y0 * size) // CELL * CELL, int(x0 * size) // CELL * CELL
-        bottom = max(top + CELL, int(y1 * size) // CELL * CELL)
-        right = max(left + CELL, int(x1 * size) // CELL * CELL)
+    for name, (x0, y0, x1, y1) in boxes.items():
+        top = int(min(max(y0, 0), size - CELL)) // CELL * CELL
+        left = int(min(max(x0, 0), size - CELL)) // CELL * CELL
+        bottom = max(top + CELL, int(min(y1, size)) // CELL * CELL)
+        right = max(left + CELL, int(min(x1, size)) // CELL * CELL)
         out[name] = (slice(top, bottom), slice(left, right))
     return out
+
+
+def crop_landmarks(gray: np.ndarray, box, size: int = CROP):
+    """The first frame's five landmarks in crop pixels, or None (not found, no box)."""
+    if box is None:
+        return None
+    from mer_tfx.ingestion.landmarks import find_landmarks
+
+    points = find_landmarks(gray, box)
+    if points is None:
+        return None
+    x, y, w, h = box
+    return (np.asarray(points, np.float64) - (x, y)) * (size / w, size / h)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,9 +110,9 @@ class Scales:
 class RegionStack:
     """Collects each frame's registered region pixels (float16) for the whole video."""
 
-    def __init__(self, box, size: int = CROP, naive: bool = False):
+    def __init__(self, box, size: int = CROP, naive: bool = False, points=None):
         self.box, self.size, self.naive = box, size, naive
-        self.regions = regions(size)
+        self.regions = regions(size, points)
         self.reference = None
         self.window = cv2.createHanningWindow((size, size), cv2.CV_32F)
         self.rows = []

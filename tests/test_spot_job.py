@@ -35,6 +35,7 @@ def test_spotting_finds_the_synthetic_intervals(casme_sq, tmp_path):
           f"naive whole-face difference overall {naive['overall']:.3f}")
     assert summary["videos"] == summary["spotted_videos"] == 2
     assert summary["frames"] == 2 * 600
+    assert summary["regions"] == "landmarks" and summary["landmarks_not_found"] == 0
     assert ours["overall"] >= 0.3 and ours["overall"] >= 2 * naive["overall"]
     with open(tmp_path / "ours" / "intervals.csv") as handle:
         rows = list(csv.DictReader(handle))
@@ -129,7 +130,8 @@ def test_a_video_file_is_spotted_in_place(tmp_path):
     writer.release()
     summary = run_spot("video", str(tmp_path), str(tmp_path / "out"), beam_args=IN_PROCESS)
     assert summary["spotted_videos"] == 1 and summary["frames"] == 120
-    assert summary["face_not_found"] == 1 and "evaluation" not in summary
+    assert summary["face_not_found"] == 1 and summary["landmarks_not_found"] == 1
+    assert "evaluation" not in summary
 
 
 def _error_lines(stderr: str) -> list:
