@@ -202,6 +202,10 @@ def _add_spot(subparsers):
                         help="the same for the macro signal")
     parser.add_argument("--noise-z", type=float, default=defaults.noise_z,
                         help="T is at least the median plus this many robust deviations")
+    parser.add_argument("--regions", choices=("landmarks", "box"), default="landmarks",
+                        help="landmarks: named regions from the first frame's five "
+                             "landmarks (fixed fractions of the face box where none are "
+                             "found); box: always the face box's fractions")
     parser.add_argument("--baseline", action="store_true",
                         help="the naive baseline: whole-face frame difference, no "
                              "registration, no regions (same threshold rule)")
@@ -217,7 +221,8 @@ def _spot(args, beam_args):
                        emotions=args.emotions, model=args.model, fit=args.fit,
                        thresholds={"p_micro": args.p_micro, "p_macro": args.p_macro,
                                    "noise_z": args.noise_z},
-                       beam_args=default_beam_args(beam_args), naive=args.baseline)
+                       beam_args=default_beam_args(beam_args), naive=args.baseline,
+                       region_mode=args.regions)
     summary.pop("rejects")
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0
