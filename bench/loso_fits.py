@@ -56,6 +56,8 @@ def analyse(records: list, settings, folder: str) -> tft.TFTransformOutput:
 
 
 def transformed(records: list, tft_output, key: str) -> data.Clips:
+    """The records transformed and held in memory (bench sets are small; the Trainer
+    itself streams, data.stream_clips)."""
     context_spec, sequence_spec = \
         tensor_representation_util.CreateTfSequenceExampleParserConfig(load_schema())
     context, sequence, _ = tf.io.parse_sequence_example(tf.constant(records), context_spec,

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mer_tfx.ingestion.records import CONTEXT
+from mer_tfx.ingestion.clips import ClipSpec
+from mer_tfx.ingestion.records import build_sequence_example
 from mer_tfx.schemas import load_schema
 from mer_tfx.trainer import data
 from mer_tfx.trainer.config import TrainerConfig
@@ -15,30 +16,18 @@ from mer_tfx.transform.config import TransformConfig
 from mer_tfx.transform.preprocessing import FRAMES_KEY, LABEL_KEY, gather_window, label_index
 
 TRANSFORM = TransformConfig(steps=4, image_size=8, classes=("happiness", "disgust", "surprise"))
-DEFAULTS = {"bytes": "", "int": 0, "float": 30.0}
 
 
 def _record(subject, clip, onset, offset, label, seed):
-    """A CAS(ME)^3-style record: ``clip`` may be shared by intervals of one video."""
+    """A CAS(ME)^3-style record, written by ingestion's own writer: ``clip`` may be shared
+    by intervals of one video."""
     rng = np.random.default_rng(seed)
-    values = {name: DEFAULTS[kind] for name, (kind, _) in CONTEXT.items()}
-    values.update(dataset="casme3", subject=subject, clip=clip, label=label, onset=onset,
-                  apex=onset + 1, offset=offset, num_frames=offset - onset + 1)
-    example = tf.train.SequenceExample()
-    for name, (kind, _) in CONTEXT.items():
-        feature = example.context.feature[name]
-        if kind == "bytes":
-            feature.bytes_list.value.append(str(values[name]).encode())
-        elif kind == "int":
-            feature.int64_list.value.append(int(values[name]))
-        else:
-            feature.float_list.value.append(float(values[name]))
-    for index in range(onset, offset + 1):
-        png = cv2.imencode(".png", rng.integers(0, 255, (12, 12), dtype=np.uint8))[1].tobytes()
-        example.feature_lists.feature_list["frames"].feature.add().bytes_list.value.append(png)
-        example.feature_lists.feature_list["frame_index"].feature.add() \
-            .int64_list.value.append(index)
-    return example.SerializeToString()
+    spec = ClipSpec(row=1, dataset="casme3", subject=subject, clip=clip, clip_dir="",
+                    label=label, onset=onset, apex=onset + 1, offset=offset, fps=30.0)
+    frames = [cv2.imencode(".png", rng.integers(0, 255, (12, 12), dtype=np.uint8))[1].tobytes()
+              for _ in range(onset, offset + 1)]
+    return build_sequence_example(spec, list(range(onset, offset + 1)), frames,
+                                  face_detected=True).SerializeToString()
 
 
 def _records():

@@ -37,6 +37,9 @@ from mer_tfx.transform.preprocessing import FRAMES_KEY, LABEL_KEY
 from .augment import augment_clip, augment_flow
 
 READ_BATCH = 16
+# Fixed, not AUTOTUNE: tf.data's autotuning grows its buffers as a run goes on, so the
+# peak memory would grow with the number of batches (bench/trainer_memory.py).
+PARALLEL_CALLS = 2
 # The first pass's context keys (ingestion/records.py CONTEXT): the order and the split.
 ORDER_KEYS = ("subject", "clip", "onset", "offset")
 
@@ -47,6 +50,12 @@ def order_of(subjects, clips, onsets, offsets, digests) -> np.ndarray:
     return np.lexsort((digests, offsets, onsets, clips, subjects))
 
 
+def _fixed_buffers() -> tf.data.Options:
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
+
+
 def _augmented(dataset, flow: bool, seed: int):
     """Per-clip augmentation drawn from a per-element seed (``Dataset.random``, new draws
     each epoch): parallel mapping cannot change which clip gets which draw."""
@@ -54,7 +63,7 @@ def _augmented(dataset, flow: bool, seed: int):
     function = augment_flow if flow else augment_clip
     return tf.data.Dataset.zip((dataset, seeds)).map(
         lambda element, draw: function(element[0], element[1], tf.stack([draw, seed])),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        num_parallel_calls=PARALLEL_CALLS, deterministic=True)
 
 
 @dataclasses.dataclass
@@ -142,13 +151,13 @@ class RecordClips:
         if shuffle:
             dataset = dataset.shuffle(max(len(self), 1), seed=seed,
                                       reshuffle_each_iteration=True)
-        dataset = dataset.map(tf.io.read_file, num_parallel_calls=tf.data.AUTOTUNE,
+        dataset = dataset.map(tf.io.read_file, num_parallel_calls=PARALLEL_CALLS,
                               deterministic=True)
         dataset = dataset.batch(READ_BATCH).map(
-            self.transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
+            self.transform, num_parallel_calls=PARALLEL_CALLS, deterministic=True).unbatch()
         if augment:
             dataset = _augmented(dataset, len(self.input_shape) == 3, seed)
-        return dataset.batch(batch_size).prefetch(2)
+        return dataset.batch(batch_size).prefetch(1).with_options(_fixed_buffers())
 
 
 def record_files(patterns) -> list[str]:
