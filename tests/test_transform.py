@@ -59,3 +59,46 @@ def test_gather_window_decodes_resizes_and_picks_the_apex_frame():
     assert images.shape == (1, 5, 8, 8, 1) and mask.numpy().all()
     levels = np.round(images.numpy()[0, :, 0, 0, 0] * 255 / 30).astype(int).tolist()
     assert levels[0] == 0 and levels[2] == 4 and levels[-1] == 6
+
+
+def test_padding_steps_of_frames_xf_are_zero_exactly_where_mask_xf_is_zero(tmp_path):
+    """The frame models and augmentation find pad_truncate's padding as the all-zero steps
+    of frames_xf (temporal.real_steps): the real graph must keep it so."""
+    import functools
+
+    import apache_beam as beam
+    from apache_beam.testing import util as beam_util
+    import tensorflow_transform.beam as tft_beam
+    from tfx_bsl.public import tfxio
+
+    from mer_tfx.pipeline.configs import PipelineSettings
+    from mer_tfx.schemas import load_schema
+    from mer_tfx.transform.preprocessing import FRAMES_KEY, MASK_KEY, preprocessing_fn
+    from mer_tfx.transform.temporal import real_steps
+    from test_trainer_stream import _record
+
+    path = str(tmp_path / "records.tfrecord")
+    with tf.io.TFRecordWriter(path) as writer:
+        for number, frames in enumerate((3, 6, 9)):  # shorter than, equal to, longer than T
+            writer.write(_record(f"s{number}", "a", 0, frames - 1, "happiness", number))
+    settings = PipelineSettings().replace(**{"transform.steps": 6, "transform.image_size": 8,
+                                             "transform.temporal_strategy": "pad_truncate"})
+    source = tfxio.TFSequenceExampleRecord(file_pattern=path, schema=load_schema(),
+                                           telemetry_descriptors=["test"])
+    function = functools.partial(preprocessing_fn, custom_config=settings.custom_config())
+
+    def check(batches):
+        """Every transformed row: zero steps exactly where the mask is 0."""
+        rows = [(np.array(batch.column(FRAMES_KEY)[i].as_py(), np.float32).reshape(6, 8, 8, 2),
+                 np.array(batch.column(MASK_KEY)[i].as_py(), np.float32))
+                for batch, _ in batches for i in range(batch.num_rows)]
+        assert sorted(mask.sum() for _, mask in rows) == [3, 6, 6]
+        for frames, mask in rows:
+            np.testing.assert_array_equal(real_steps(frames).numpy(), mask == 1)
+
+    with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=str(tmp_path / "tmp")):
+        raw = pipeline | source.BeamSource()
+        (transformed, _), _ = ((raw, source.TensorAdapterConfig())
+                               | tft_beam.AnalyzeAndTransformDataset(function,
+                                                                     output_record_batches=True))
+        beam_util.assert_that(transformed, check)

@@ -28,7 +28,8 @@ class TransformConfig:
                              maximum=1024)
     temporal_strategy: str = option("resample", "resample: onset, apex, offset pinned to "
                                                 "steps 0, T//2, T-1; pad_truncate: the first T "
-                                                "frames, padded", choices=STRATEGIES)
+                                                "frames, padded with zero steps the frame "
+                                                "models mask out", choices=STRATEGIES)
     motion_channel: bool = option(True, "add each frame minus the onset frame as a channel")
     flow_size: int = option(28, "flow and strain maps are resized to F x F in the graph (the "
                                 "flow models' input; 28 in STSTNet and OFF-ApexNet)",

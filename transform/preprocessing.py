@@ -5,7 +5,9 @@ Outputs:
   channel (each frame minus the onset frame). Standardised with the mean and
   variance TFT computes over real frames only (padding steps excluded), padding
   set to 0 after standardisation.
-- ``mask_xf`` float32 [B, T]: 1 for real steps, 0 for padding.
+- ``mask_xf`` float32 [B, T]: 1 for real steps, 0 for padding. The padding steps
+  of frames_xf are exactly 0, which is how the frame models and augmentation
+  find them (temporal.real_steps) from their one input.
 - ``label_xf`` int64 [B]: index of the label in the configured class order, -1
   for a label outside it (dropped before training).
 - ``flow_xf`` float32 [B, F, F, 3], only when the configured model reads flow

@@ -5,7 +5,8 @@ Strategies (``temporal_strategy`` in the pipeline config):
   is the onset, step T//2 the apex and step T-1 the offset, whatever the clip's
   length (short clips repeat frames, long ones skip). Default.
 - ``pad_truncate``: the reference thesis's choice: the first T frames from the
-  onset; shorter clips are padded (masked steps), longer ones cut.
+  onset; shorter clips are padded (masked steps: zero in frames_xf, skipped by the
+  frame models), longer ones cut. Step T//2 is then not the apex.
 """
 from __future__ import annotations
 
