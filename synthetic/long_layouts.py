@@ -93,7 +93,8 @@ def generate_long(layout: str, out_dir: str, subjects: int = 2, videos_per_subje
         names = _video_names(layout, subject_index, videos_per_subject,
                              video.names_rng(seed, subject_index))
         for k, (subject, name, parts, first, pattern) in enumerate(names):
-            rng = video.clip_rng(seed, subject_index, k)
+            rng = video.clip_rng(seed, 1000 * (1 + sorted(LONG_LAYOUTS).index(layout))
+                                 + subject_index, k)  # each layout its own events
             events = long_video.plan(rng, fps, frames, spec.labels, micro_px)
             folder = os.path.join(out_dir, *parts)
             os.makedirs(folder, exist_ok=True)
