@@ -45,6 +45,11 @@ def _add_synth(subparsers):
     parser.add_argument("--jitter", type=float, default=1.0,
                         help="head movement between frames, times the default (up to 1 px "
                              "at 200-px frames); 0 for none")
+    parser.add_argument("--roll", type=float, default=0.0,
+                        help="roll each clip's head by up to this many degrees (0-45)")
+    parser.add_argument("--scale-jitter", type=float, default=0.0,
+                        help="photo faces: vary size by exp(+-S) and place by +-S of the "
+                             "frame between subjects (0-0.5)")
     parser.set_defaults(handler=_synth)
 
 
@@ -65,7 +70,8 @@ def _synth(args, _beam_args):
     result = generate(args.layout, args.out, subjects=args.subjects,
                       clips_per_class=args.clips_per_class, seed=args.seed,
                       frame_size=args.frame_size, inject_faults=args.inject_faults,
-                      no_signal=args.no_signal, face=args.face, jitter=args.jitter)
+                      no_signal=args.no_signal, face=args.face, jitter=args.jitter,
+                      roll=args.roll, scale_jitter=args.scale_jitter)
     print(json.dumps({"layout": result.layout, "root": result.root,
                       "annotations": result.annotations, "clips": len(result.clips)}, indent=2))
     return 0

@@ -179,6 +179,7 @@ def predict_clip(model_dir: str, frames_dir: str | None, onset=None, apex=None, 
         "onset": spec.onset, "apex": spec.apex, "apex_source": converted.apex_source,
         "offset": spec.offset,
         "face_detected": converted.face_detected,
+        "alignment": converted.alignment, "landmarks_found": converted.landmarks_found,
         "predicted_class": outputs["class_names"].numpy()[0].decode(),
         "probabilities": dict(zip(names, probabilities)),
     }

@@ -14,6 +14,8 @@ import posixpath
 import shutil
 import sys
 
+import numpy as np
+
 from . import faces, faults, video
 from .layout_base import ACTION_UNITS, Record
 from .layouts import LAYOUT_CLASSES
@@ -59,8 +61,11 @@ class _Writer:
     """Writes the frames of one folder and turns its events into Records."""
 
     def __init__(self, layout, root, seed, subjects, no_signal: bool = False,
-                 face: str = "drawn", jitter: float = 1.0):
+                 face: str = "drawn", jitter: float = 1.0, roll: float = 0.0,
+                 scale_jitter: float = 0.0):
         self.layout = layout
+        self.roll = roll
+        self.scale_jitter = scale_jitter
         self.root = root
         self.seed = seed
         self.subjects = subjects  # index -> faces.Subject
@@ -75,7 +80,8 @@ class _Writer:
         name = layout.subject_name(index)
         rng = video.clip_rng(self.seed, index, clip_index)
         clip_video = video.render(subject, rng, labels, layout.fps, layout.colour, layout.lead,
-                                  self.no_signal, self.face, self.jitter)
+                                  self.no_signal, self.face, self.jitter, self.roll,
+                                  self.scale_jitter)
         start = layout.start_number(rng)
         records = [Record(subject=index, subject_name=name, clip=clip, label=event.label,
                           onset=start + event.onset, apex=start + event.apex,
@@ -92,6 +98,8 @@ class _Writer:
             with open(path, "wb") as handle:
                 handle.write(layout.encode(frame, subject))
             paths[number] = path
+        for record, event in zip(records, clip_video.events):  # the truth at each onset
+            record.true_eyes = np.round(clip_video.eyes[event.onset], 3).tolist()
         self.used.setdefault(index, set()).add(clip)
         return records, paths
 
@@ -150,7 +158,7 @@ def _smic_rows(layout, root, records):
 def generate(layout: str, out_dir: str, subjects: int = 6, clips_per_class: int = 2,
              seed: int = 0, frame_size: int = 200, inject_faults: bool = False,
              progress: bool = True, no_signal: bool = False, face: str = "drawn",
-             jitter: float = 1.0) -> SynthResult:
+             jitter: float = 1.0, roll: float = 0.0, scale_jitter: float = 0.0) -> SynthResult:
     """Write a synthetic dataset in ``layout`` under ``out_dir``; see SynthResult.
 
     ``subjects`` people x ``clips_per_class`` clips of every class of the layout,
@@ -159,14 +167,25 @@ def generate(layout: str, out_dir: str, subjects: int = 6, clips_per_class: int 
     independent of its label (a leakage guard).  ``face="photo"`` draws every frame
     from a real portrait photo (synthetic/photo_faces.py: hair, glasses, wrinkles)
     instead of the drawn faces; ``jitter`` scales the head movement between frames
-    (1: up to 1 px at 200-px frames; 0: none).  Same arguments, same bytes.
+    (1: up to 1 px at 200-px frames; 0: none); ``roll`` rolls each clip's head by up to
+    that many degrees, ``scale_jitter`` varies the photo faces' size and place between
+    subjects (exp(+-s), +-s of the frame); every clip's onset eye centres are in the
+    manifest (``true_eyes``).  Same arguments, same bytes.
     """
     if layout == VIDEO_LAYOUT:
         return generate_videos(out_dir, subjects=subjects, clips_per_class=clips_per_class,
                                seed=seed, frame_size=frame_size, inject_faults=inject_faults,
-                               progress=progress, no_signal=no_signal, face=face, jitter=jitter)
+                               progress=progress, no_signal=no_signal, face=face, jitter=jitter,
+                               roll=roll, scale_jitter=scale_jitter)
     if face not in video.FACES:
         raise SynthError(f"unknown face {face!r}; use one of {', '.join(video.FACES)}")
+    if not 0 <= float(roll) <= 45:
+        raise SynthError(f"roll must be between 0 and 45 degrees, got {roll}")
+    if not 0 <= float(scale_jitter) <= 0.5:
+        raise SynthError(f"scale jitter must be between 0 and 0.5, got {scale_jitter}")
+    if float(scale_jitter) and face != "photo":
+        raise SynthError("--scale-jitter varies photo faces (--face photo); drawn faces "
+                         "already differ in size and place per subject")
     if not 0 <= float(jitter) <= 10:
         raise SynthError(f"jitter must be between 0 and 10 (times the default head "
                          f"movement), got {jitter}")
@@ -186,7 +205,8 @@ def generate(layout: str, out_dir: str, subjects: int = 6, clips_per_class: int 
     os.makedirs(root, exist_ok=True)
 
     people = {}
-    writer = _Writer(spec, root, seed, people, no_signal, face, float(jitter))
+    writer = _Writer(spec, root, seed, people, no_signal, face, float(jitter), float(roll),
+                     float(scale_jitter))
     records = []
     for index in range(subjects):
         people[index] = faces.sample_subject(video.subject_rng(seed, index), index, frame_size)
@@ -230,7 +250,8 @@ def generate(layout: str, out_dir: str, subjects: int = 6, clips_per_class: int 
         result.clips.sort(key=lambda c: c["row"])
     _write_manifest(result, seed=seed, subjects=subjects, clips_per_class=clips_per_class,
                     frame_size=frame_size, inject_faults=inject_faults, no_signal=no_signal,
-                    face=face, jitter=float(jitter))
+                    face=face, jitter=float(jitter), roll=float(roll),
+                    scale_jitter=float(scale_jitter))
     return result
 
 

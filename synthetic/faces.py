@@ -193,6 +193,18 @@ class ClipRenderer:
         y = self.cy + offset[1] + s * (self.sin * u + self.cos * v)
         return x, y
 
+    def eyes(self, jitter=(0.0, 0.0)) -> np.ndarray:
+        """(2, 2) iris centres (x, y output pixels, image-left first) of a neutral frame
+        with the head moved by ``jitter``, as _draw_features places them."""
+        p = dict(self.look.shape)
+        eye_open = _soft_floor(p["eye_open"], _MIN["eye_open"])
+        opening = _soft_floor(1.75 * eye_open - p["lower_lid"], 0.8)
+        # midway between the upper lid's top and the lower lid's bottom
+        iris_v = p["eye_v"] + 0.5 * (max(opening - eye_open, 0.0) - eye_open)
+        x, y = self.to_image([-p["eye_dx"], p["eye_dx"]], [iris_v, iris_v], jitter)
+        points = np.stack([x, y], axis=1)
+        return points[np.argsort(points[:, 0])]
+
     def _face_coords(self, height, width, pad):
         """u, v of every pixel centre of a canvas with ``pad`` extra pixels per side."""
         y, x = np.mgrid[0:height, 0:width].astype(np.float64) - pad

@@ -44,11 +44,12 @@ class Record:
     row: int = 0
     cell_label: str | None = None  # label as written, when it differs from ``label``
     true_apex: int | None = None  # the frame the motion peaks at, annotated or not
+    true_eyes: list | None = None  # eye centres on the onset frame [[x, y], [x, y]], px
 
     def as_clip(self) -> dict:
         return {"subject": self.subject_name, "clip": self.clip, "label": self.label,
                 "onset": self.onset, "apex": self.apex, "offset": self.offset,
-                "true_apex": self.true_apex, "row": self.row}
+                "true_apex": self.true_apex, "true_eyes": self.true_eyes, "row": self.row}
 
 
 class Layout:

@@ -26,6 +26,10 @@ import numpy as np
 from . import faces, motion
 
 PHOTO = "grace_hopper.jpg"
+# The photo's iris centres (x, y photo pixels, image-left first), annotated by hand at
+# 10x zoom (+-1 px; 83 px apart): the truth of the manifest's ``true_eyes`` and of
+# bench/align.py, so that no detector grades itself.
+PHOTO_EYES = ((221.5, 189.8), (304.0, 187.0))
 # (u, v) face-box fractions (u from the centre, + right; v from the top) and the
 # displacement direction per unit amplitude, of each motion's moving regions.
 _BROWS = ((-0.2, 0.28), (0.2, 0.28))
@@ -53,13 +57,27 @@ FEATURE_SHIFT = 0.04
 RESHAPE = 0.04
 
 
-def _reshaped(image: np.ndarray, pose, face_width: float) -> np.ndarray:
-    """``image`` under a smooth random deformation (a 4 x 4 grid of displacements)."""
+def _reshaped(image: np.ndarray, pose, face_width: float) -> tuple:
+    """(``image`` under a smooth random deformation (a 4 x 4 grid of displacements),
+    the displacement field [2, H, W])."""
     height, width = image.shape
     coarse = pose.uniform(-1, 1, (2, 4, 4)).astype(np.float32) * RESHAPE * face_width
     dx, dy = (cv2.resize(c, (width, height), interpolation=cv2.INTER_CUBIC) for c in coarse)
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    return cv2.remap(image, x - dx, y - dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return (cv2.remap(image, x - dx, y - dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT),
+            np.stack([dx, dy]))
+
+
+def _pushed(points: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """Where ``points`` go under remap(x - field(x)): x = p + field(x), solved by a few
+    fixed-point steps (the fields are smooth and a few pixels at most)."""
+    height, width = field.shape[1:]
+    moved = points.astype(np.float64).copy()
+    for _ in range(4):
+        column = np.clip(np.rint(moved[:, 0]).astype(int), 0, width - 1)
+        row = np.clip(np.rint(moved[:, 1]).astype(int), 0, height - 1)
+        moved = points + field[:, row, column].T
+    return moved
 
 
 @functools.lru_cache(maxsize=1)
@@ -82,24 +100,39 @@ class PhotoRenderer:
     """Draws the frames of one clip of one (photo) subject; same interface as
     faces.ClipRenderer.render."""
 
-    def __init__(self, subject: faces.Subject, rng):
+    def __init__(self, subject: faces.Subject, rng, roll: float = 0.0,
+                 scale_jitter: float = 0.0):
+        """``roll``: each clip's head is rolled by up to this many degrees more (on the
+        subject's own pose of up to 6); ``scale_jitter``: each subject's face is scaled by
+        up to exp(+-scale_jitter) and placed up to scale_jitter of the frame further off
+        centre (people at different distances and places). 0, 0: as before they existed."""
         photo, (bx, by, bw, bh) = portrait()
         height, width = subject.height, subject.width
         pose = np.random.default_rng(subject.texture_seed)  # the subject's, every clip
         face_width = height * pose.uniform(0.5, 0.6) * math.exp(rng.uniform(-0.03, 0.03))
-        scale = face_width / bw
         angle = pose.uniform(-6, 6) + rng.uniform(-1, 1)
         centre = (width / 2 + pose.uniform(-0.06, 0.06) * width + rng.uniform(-2, 2),
                   height / 2 + pose.uniform(-0.04, 0.04) * height + rng.uniform(-2, 2))
+        if scale_jitter:  # its own stream: the subject's, the same in every clip
+            place = np.random.default_rng([*subject.texture_seed, 1])
+            face_width *= math.exp(place.uniform(-scale_jitter, scale_jitter))
+            centre = (centre[0] + place.uniform(-scale_jitter, scale_jitter) * width / 2,
+                      centre[1] + place.uniform(-scale_jitter, scale_jitter) * height / 2)
+        if roll:
+            angle += rng.uniform(-roll, roll)
+        scale = face_width / bw
         face_centre = (bx + bw / 2, by + bh * 0.55)
         matrix = cv2.getRotationMatrix2D(face_centre, angle, scale)
         matrix[:, 2] += np.array(centre) - np.array(face_centre)
         base = cv2.warpAffine(photo, matrix, (width, height), flags=cv2.INTER_AREA,
                               borderMode=cv2.BORDER_REFLECT)
-        base = _reshaped(base, pose, face_width)
+        eyes = np.array(PHOTO_EYES) @ matrix[:, :2].T + matrix[:, 2]
+        base, reshape = _reshaped(base, pose, face_width)
+        eyes = _pushed(eyes, reshape)
         if pose.random() < 0.5:
             base = base[:, ::-1]
             matrix = np.array([[-1, 0, width - 1], [0, 1, 0]]) @ np.vstack([matrix, [0, 0, 1]])
+            eyes = np.array([[width - 1 - x, y] for x, y in eyes[::-1]])  # image-left first
         gamma = pose.uniform(0.8, 1.25)
         self.base = (255.0 * (base / 255.0) ** gamma * rng.uniform(0.93, 1.07)
                      + pose.uniform(-20, 20) + rng.uniform(-8, 8)).astype(np.float32)
@@ -124,6 +157,12 @@ class PhotoRenderer:
         self.rest = sum(self.fields[m] * (amount + rng.uniform(-faces.EXPRESSION_PX[1],
                                                                 faces.EXPRESSION_PX[1]))
                         * MOTION_SCALE for m, amount in subject.expression.items())
+        self.neutral_eyes = _pushed(eyes, self.rest)  # before the head jitters
+
+    def eyes(self, jitter=(0.0, 0.0)) -> np.ndarray:
+        """(2, 2) pupil centres (x, y output pixels, image-left first) of a neutral frame
+        with the head moved by ``jitter`` (a micro-expression moves them < 1 px)."""
+        return self.neutral_eyes + np.asarray(jitter, np.float64)
 
     def render(self, deltas: dict, jitter=(0.0, 0.0), rng=None) -> np.ndarray:
         """Gray uint8 frame: ``deltas`` (motion name -> amplitude, reference px) applied

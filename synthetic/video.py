@@ -31,6 +31,8 @@ class Video:
     frames: object  # iterator of uint8 arrays (gray or BGR), drawn on demand
     events: list
     length: int
+    # per frame drawn so far: true (2, 2) eye centres of a neutral face there (x, y px)
+    eyes: list = dataclasses.field(default_factory=list)
 
 
 # Independent random streams of one seed, told apart by their second number.
@@ -81,21 +83,27 @@ def plan(rng, labels, fps: int, lead: bool = True, no_signal: bool = False):
 
 def render(subject: faces.Subject, rng, labels, fps: int, colour: bool,
            lead: bool = True, no_signal: bool = False, face: str = "drawn",
-           jitter: float = 1.0) -> Video:
+           jitter: float = 1.0, roll: float = 0.0, scale_jitter: float = 0.0) -> Video:
     """A video of ``subject`` acting out ``labels`` one after the other.
 
-    ``face``: one of FACES; ``jitter``: head movement, as a multiple of faces.Jitter's.
+    ``face``: one of FACES; ``jitter``: head movement, as a multiple of faces.Jitter's;
+    ``roll``: extra head roll per clip, up to +-roll degrees; ``scale_jitter``: photo
+    faces' scale and place vary by that much more between subjects (photo_faces.py).
     The frames are drawn lazily (one in memory at a time) from their own random
     stream, so ``rng`` may be used for other things before they are consumed.
     """
     events, length = plan(rng, labels, fps, lead, no_signal)
     if face == "photo":
-        renderer = photo_faces.PhotoRenderer(subject, rng)
+        renderer = photo_faces.PhotoRenderer(subject, rng, roll, scale_jitter)
     else:
-        renderer = _ShapeRenderer(faces.ClipRenderer(subject, faces.sample_look(rng, subject)))
+        look = faces.sample_look(rng, subject)
+        if roll:
+            look = dataclasses.replace(look, tilt=look.tilt + np.radians(rng.uniform(-roll, roll)))
+        renderer = _ShapeRenderer(faces.ClipRenderer(subject, look))
     frame_rng = np.random.default_rng(int(rng.integers(2**63)))
-    return Video(_frames(subject, renderer, events, length, colour, frame_rng, jitter),
-                 events, length)
+    eyes = []
+    return Video(_frames(subject, renderer, events, length, colour, frame_rng, jitter, eyes),
+                 events, length, eyes)
 
 
 class _ShapeRenderer:
@@ -103,6 +111,9 @@ class _ShapeRenderer:
 
     def __init__(self, renderer: faces.ClipRenderer):
         self.renderer = renderer
+
+    def eyes(self, jitter):
+        return self.renderer.eyes(jitter)
 
     def render(self, motions: dict, jitter, rng):
         deltas = {}
@@ -112,7 +123,7 @@ class _ShapeRenderer:
         return self.renderer.render(deltas, jitter, rng)
 
 
-def _frames(subject, renderer, events, length, colour, rng, jitter_scale):
+def _frames(subject, renderer, events, length, colour, rng, jitter_scale, eyes):
     jitter = faces.Jitter(rng, subject.height, jitter_scale)
     for index in range(length):
         motions = {}
@@ -121,5 +132,7 @@ def _frames(subject, renderer, events, length, colour, rng, jitter_scale):
             if strength > 0:
                 motions[event.motion] = motions.get(event.motion, 0.0) + \
                     strength * event.amplitude
-        gray = renderer.render(motions, jitter.next(), rng)
+        shift = jitter.next()
+        eyes.append(renderer.eyes(shift))
+        gray = renderer.render(motions, shift, rng)
         yield faces.to_colour(gray, subject) if colour else gray

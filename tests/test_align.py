@@ -17,13 +17,10 @@ SIZE = 128
 
 @pytest.fixture(scope="module")
 def upright():
-    """The portrait photo (gray uint8) and its eye centres, found at full resolution."""
-    from mer_tfx.synthetic.photo_faces import portrait
+    """The portrait photo (gray uint8) and its hand-annotated eye centres."""
+    from mer_tfx.synthetic.photo_faces import PHOTO_EYES, portrait
 
-    photo = portrait()[0].astype(np.uint8)
-    points = landmarks.find_landmarks(photo, detect_side=None)
-    assert points is not None
-    return photo, points
+    return portrait()[0].astype(np.uint8), np.array(PHOTO_EYES, np.float32)
 
 
 def _posed(photo, points, angle, scale):
@@ -37,38 +34,43 @@ def _posed(photo, points, angle, scale):
     return frame, landmarks.transformed(points, matrix)
 
 
-def _roll_of(matrix):
-    """The rotation (degrees, image axes) an alignment matrix applies."""
-    return float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
+def test_eyes_alignment_levels_rolled_faces_and_puts_the_eyes_on_the_template(upright):
+    """Known roll in (-15..15 degrees, two face sizes), < 1 degree out: the crop of the
+    rolled face is as level as the crop of the same face unrolled (median over the
+    angles; MTCNN's spread leaves up to 2), and the true eyes sit on the documented
+    template (< 2% of the side). The eye line MTCNN sees on this face (glasses) is ~2
+    degrees off the hand-annotated one whatever the roll: a bias of the detector on
+    one face, which the unrolled reference carries too (README, bench/align.py)."""
+    for scale in (0.5, 0.65):
+        def crop_roll(angle):
+            frame, true_points = _posed(*upright, angle, scale)
+            plan = align.plan_crop(frame, SIZE, align="eyes")
+            assert plan.alignment == "eyes" and not plan.repairs
+            out = landmarks.transformed(true_points, plan.matrix)
+            error = np.linalg.norm(out - align.template_eyes(SIZE), axis=1).max()
+            return landmarks.eye_roll_degrees(out), error, landmarks.eye_roll_degrees(true_points)
+
+        level_roll, level_error, _ = crop_roll(0.0)
+        residual, errors, rolled_in = [], [level_error], []
+        for angle in (-15.0, -10.0, -5.0, 5.0, 10.0, 15.0):
+            roll, error, given = crop_roll(angle)
+            residual.append(abs(roll - level_roll))
+            errors.append(error)
+            rolled_in.append(abs(given))
+        print(f"scale {scale}: rolled in {np.round(rolled_in, 1)}, out vs unrolled "
+              f"{np.round(residual, 2)} deg, eye error {np.round(errors, 2)} px")
+        assert min(rolled_in) > 3.0  # what the box crop keeps
+        assert np.median(residual) < 1.0 and max(residual) < 2.0
+        assert np.median(errors) < 0.02 * SIZE and max(errors) < 0.03 * SIZE
 
 
-@pytest.mark.parametrize("angle,scale", [(12.0, 0.45), (-16.0, 0.6), (15.0, 0.35)])
-def test_eyes_alignment_levels_a_rolled_face_and_puts_the_eyes_on_the_template(
-        upright, angle, scale):
-    """Known roll in: the crop of the rolled face is turned back to the crop of the
-    same face unrolled (< 1 degree apart), its eyes on the template."""
-    level = align.plan_crop(_posed(*upright, 0.0, scale)[0], SIZE, align="eyes")
-    frame, true_points = _posed(*upright, angle, scale)
-    assert abs(landmarks.eye_roll_degrees(true_points)) > 5.0
+def test_a_crop_of_an_aligned_face_shows_its_eyes_on_the_template(upright):
+    frame, _ = _posed(*upright, 12.0, 0.6)
     plan = align.plan_crop(frame, SIZE, align="eyes")
-    assert plan.alignment == "eyes" and not plan.repairs
-    # cv2's positive angle turns the face anticlockwise: the alignment turns it back
-    assert abs(_roll_of(plan.matrix) - _roll_of(level.matrix) - angle) < 1.0
-    # the photo's eyes (found upright at full resolution), carried into the crop
-    out = landmarks.transformed(true_points, plan.matrix)
-    assert abs(landmarks.eye_roll_degrees(out)) < 1.5
-    template = align.template_eyes(SIZE)
-    assert np.abs(out[:2] - template).max() < 0.02 * SIZE
-    # and the crop's pixels: found again there (the detector's own spread is about a
-    # degree at 38 px between the eyes), the eyes are level and in place
     again = landmarks.find_landmarks(plan.apply(frame), (0, 0, SIZE, SIZE))
-    assert abs(landmarks.eye_roll_degrees(again)) < 1.5
-    assert np.abs(again[:2] - template).max() < 0.02 * SIZE
-    # the box crop keeps the roll (axis-aligned), which is why alignment exists
-    box = align.plan_crop(frame, SIZE, align="box")
-    assert box.alignment in ("box", "frame") and box.matrix is None
-    if box.landmarks is not None:
-        assert abs(landmarks.eye_roll_degrees(box.landmarks)) > 5.0
+    # found again in the crop's pixels (the detector's own spread is about a degree)
+    assert abs(landmarks.eye_roll_degrees(again)) < 2.0
+    assert np.abs(again[:2] - align.template_eyes(SIZE)).max() < 0.02 * SIZE
 
 
 def test_template_positions_are_as_documented():
@@ -216,3 +218,30 @@ def test_gradcam_region_table_sums_to_one_per_class_and_finds_the_moving_region(
     happy, surprised = table["happiness"]["shares"], table["surprise"]["shares"]
     assert max(happy, key=happy.get) == "mouth_corner_left"
     assert max(surprised, key=surprised.get) == "brow_right"
+
+
+def test_the_generator_rolls_heads_and_records_the_true_eyes(tmp_path):
+    from mer_tfx.ingestion.frames import face_box
+    from mer_tfx.synthetic import generate
+    from mer_tfx.synthetic.builder import SynthError
+
+    rolled = generate("csv", str(tmp_path / "rolled"), subjects=2, clips_per_class=1, seed=5,
+                      frame_size=140, face="photo", roll=10, scale_jitter=0.2, progress=False)
+    rolls, off = [], []
+    for clip in rolled.clips:
+        truth = np.array(clip["true_eyes"])
+        rolls.append(landmarks.eye_roll_degrees(truth))
+        folder = os.path.join(rolled.root, clip["subject"], clip["clip"])
+        onset = next(f for f in os.listdir(folder) if f.endswith(f"_{clip['onset']:05d}.png"))
+        gray = cv2.imread(os.path.join(folder, onset), cv2.IMREAD_GRAYSCALE)
+        found = landmarks.find_landmarks(gray, face_box(gray))
+        off.append(np.linalg.norm(found[:2] - truth, axis=1).max()
+                   / np.linalg.norm(truth[1] - truth[0]))
+    assert max(rolls) - min(rolls) > 8.0  # +-10 per clip on the subjects' own +-6
+    assert np.median(off) < 0.08  # the manifest's eyes are where the face's eyes are
+    with open(rolled.manifest) as handle:
+        manifest = json.load(handle)
+    assert manifest["args"]["roll"] == 10 and all(c["true_eyes"] for c in manifest["clips"])
+    with pytest.raises(SynthError, match="scale-jitter"):
+        generate("csv", str(tmp_path / "c"), subjects=1, face="drawn", scale_jitter=0.1,
+                 progress=False)
