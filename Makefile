@@ -13,6 +13,7 @@ DEMO_SUBJECTS ?= 12
 DEMO_CLIPS ?= 4
 DEMO_EPOCHS ?= 40
 DEMO_SEED ?= 0
+DEMO_ROLL ?= 8
 IMAGE ?= mer-tfx:local
 BASE_IMAGE ?= tensorflow/tfx:1.16.0
 TF_EXTRA ?=
@@ -35,7 +36,7 @@ $(VENV)/.installed: $(BIN)/python setup.py pyproject.toml constraints.txt
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/mer-tfx synth --layout casme2 --out $(DEMO)/data --subjects $(DEMO_SUBJECTS) --clips-per-class $(DEMO_CLIPS) --seed 0
+	$(BIN)/mer-tfx synth --layout casme2 --out $(DEMO)/data --subjects $(DEMO_SUBJECTS) --clips-per-class $(DEMO_CLIPS) --seed 0 --face photo --roll $(DEMO_ROLL) --balance casme2
 	$(BIN)/mer-tfx ingest --dataset casme2 --root $(DEMO)/data/CASME2_RAW_selected --annotations $(DEMO)/data/CASME2-coding-20140508.xlsx --out $(DEMO)/ingest
 	$(BIN)/mer-tfx run --dataset casme2 --root $(DEMO)/data/CASME2_RAW_selected --annotations $(DEMO)/data/CASME2-coding-20140508.xlsx --output $(DEMO) --epochs $(DEMO_EPOCHS) --seed $(DEMO_SEED)
 	$(BIN)/mer-tfx report --pipeline-root $(DEMO)/pipeline_root --out $(DEMO)/report --explain

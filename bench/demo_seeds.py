@@ -28,8 +28,10 @@ from mer_tfx.pipeline.local_runner import run
 from mer_tfx.synthetic import generate
 from mer_tfx.trainer.config import TrainerConfig
 
-# The Makefile's DEMO_SUBJECTS, DEMO_CLIPS and DEMO_EPOCHS (tests/test_bench.py checks).
+# The Makefile's DEMO_SUBJECTS, DEMO_CLIPS, DEMO_EPOCHS and DEMO_ROLL
+# (tests/test_demo_settings.py checks): photo faces, rolled, CASME II's class imbalance.
 DEMO_SUBJECTS, DEMO_CLIPS, DEMO_EPOCHS, DEMO_DATA_SEED = 12, 4, 40, 0
+DEMO_ROLL = 8
 
 
 def run_seed(settings: PipelineSettings) -> dict:
@@ -61,7 +63,8 @@ def main(argv=None):
     setup_logging()
     work = args.work or tempfile.mkdtemp(prefix="mer_bench_demo_")
     data = generate("casme2", os.path.join(work, "data"), subjects=DEMO_SUBJECTS,
-                    clips_per_class=DEMO_CLIPS, seed=DEMO_DATA_SEED, progress=False)
+                    clips_per_class=DEMO_CLIPS, seed=DEMO_DATA_SEED, face="photo",
+                    roll=DEMO_ROLL, balance="casme2", progress=False)
     demo = PipelineSettings(dataset="casme2", root=data.root, annotations=data.annotations,
                             output=os.path.join(work, "out"),
                             trainer=TrainerConfig(epochs=DEMO_EPOCHS))

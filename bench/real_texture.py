@@ -14,7 +14,12 @@ Trainer's own code (bench/loso_fits.py: Transform statistics and validation epoc
 selection on the training subjects of each fold). Every figure is pooled over the
 folds; models over several seeds (mean ± sd).
 
+With ``--roll R --scale-jitter S`` the heads are also rolled per clip and the faces
+sized and placed differently per subject (as real recordings are); ``--align`` chooses
+the crop (eyes alignment, the default, or the Haar box).
+
     python bench/real_texture.py [--subjects 8] [--seeds 3] [--models motion_cnn_tcn,ststnet]
+        [--roll 8 --scale-jitter 0.15] [--align {eyes,box}]
 """
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from figures import mean_sd  # noqa: E402
 from loso_fits import context_value, loso_predictions  # noqa: E402
 from mer_tfx.datasets import Source  # noqa: E402
+from mer_tfx.ingestion.align import ALIGN_MODES  # noqa: E402
 from mer_tfx.ingestion.apex import registered  # noqa: E402
 from mer_tfx.ingestion.beam_job import run_ingest  # noqa: E402
 from mer_tfx.ingestion.flow import FLOW_ALGORITHMS  # noqa: E402
@@ -119,6 +125,11 @@ def main(argv=None):
                         help="ingestion registers the crops onto the onset (the default)")
     parser.add_argument("--flow-algorithm", choices=FLOW_ALGORITHMS, default="tvl1",
                         help="flow of the records (the product stores TV-L1)")
+    parser.add_argument("--roll", type=float, default=0.0, help="head roll per clip, deg")
+    parser.add_argument("--scale-jitter", type=float, default=0.0,
+                        help="face size/place variation between subjects")
+    parser.add_argument("--align", choices=ALIGN_MODES, default="eyes",
+                        help="the face crop of ingestion (the product's default: eyes)")
     parser.add_argument("--work", help="folder for the data and the records")
     args = parser.parse_args(argv)
     tf.get_logger().setLevel("ERROR")  # retracing notes: every fold builds new models
@@ -127,16 +138,17 @@ def main(argv=None):
                   // sum(CASME2_BALANCE.values()) // args.subjects) + 1
     synth = generate("casme2", os.path.join(work, "data"), subjects=args.subjects,
                      clips_per_class=per_class, seed=0, face="photo", jitter=args.jitter,
-                     progress=False)
+                     roll=args.roll, scale_jitter=args.scale_jitter, progress=False)
     rows = balanced_rows(synth.clips, args.clips, seed=0)
     annotations = os.path.join(work, "balanced.csv")
     write_csv(rows, annotations, synth.fps)
     started = time.perf_counter()
     summary = run_ingest([Source("csv", synth.root, annotations)], os.path.join(work, "ingest"),
                          size=128, convert_options={"register": args.register,
-                                                   "flow_algorithm": args.flow_algorithm})
+                                                   "flow_algorithm": args.flow_algorithm,
+                                                   "align": args.align})
     print(f"ingested {summary['converted']} clips ({summary['rejected']} rejected) in "
-          f"{time.perf_counter() - started:.0f} s", flush=True)
+          f"{time.perf_counter() - started:.0f} s; crops {summary['alignment']}", flush=True)
     records = [r.numpy() for r in tf.data.TFRecordDataset(
         tf.io.gfile.glob(os.path.join(work, "ingest", "records", "*.gz")),
         compression_type="GZIP")]
@@ -159,7 +171,8 @@ def main(argv=None):
     seconds = time.perf_counter() - started
 
     counts = {label: sum(1 for r in rows if r["label"] == label) for label in CASME2_BALANCE}
-    print(f"\nreal-texture photo clips, head jitter x{args.jitter}, crops "
+    print(f"\nreal-texture photo clips, head jitter x{args.jitter}, roll +-{args.roll} deg, "
+          f"scale jitter {args.scale_jitter}, --align {args.align}, crops "
           f"{'registered' if args.register else 'not registered'} in ingestion, "
           f"{args.flow_algorithm} flow, {args.subjects} subjects, "
           f"{len(records)} clips {counts}; leave-one-subject-out, pooled over "

@@ -50,6 +50,12 @@ def _add_synth(subparsers):
     parser.add_argument("--scale-jitter", type=float, default=0.0,
                         help="photo faces: vary size by exp(+-S) and place by +-S of the "
                              "frame between subjects (0-0.5)")
+    from mer_tfx.synthetic.motion import BALANCES
+
+    parser.add_argument("--balance", choices=sorted(BALANCES), default="equal",
+                        help="clips per class: equal, or CASME II's imbalance (others, "
+                             "disgust, happiness, repression, surprise: 99:63:32:27:25; "
+                             "--clips-per-class is the largest class's count)")
     parser.set_defaults(handler=_synth)
 
 
@@ -71,7 +77,7 @@ def _synth(args, _beam_args):
                       clips_per_class=args.clips_per_class, seed=args.seed,
                       frame_size=args.frame_size, inject_faults=args.inject_faults,
                       no_signal=args.no_signal, face=args.face, jitter=args.jitter,
-                      roll=args.roll, scale_jitter=args.scale_jitter)
+                      roll=args.roll, scale_jitter=args.scale_jitter, balance=args.balance)
     print(json.dumps({"layout": result.layout, "root": result.root,
                       "annotations": result.annotations, "clips": len(result.clips)}, indent=2))
     return 0

@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from . import faces, faults, video
+from . import faces, faults, motion, video
 from .layout_base import ACTION_UNITS, Record
 from .layouts import LAYOUT_CLASSES
 from .video_files import VIDEO_LAYOUT, generate_videos
@@ -158,7 +158,8 @@ def _smic_rows(layout, root, records):
 def generate(layout: str, out_dir: str, subjects: int = 6, clips_per_class: int = 2,
              seed: int = 0, frame_size: int = 200, inject_faults: bool = False,
              progress: bool = True, no_signal: bool = False, face: str = "drawn",
-             jitter: float = 1.0, roll: float = 0.0, scale_jitter: float = 0.0) -> SynthResult:
+             jitter: float = 1.0, roll: float = 0.0, scale_jitter: float = 0.0,
+             balance: str = "equal") -> SynthResult:
     """Write a synthetic dataset in ``layout`` under ``out_dir``; see SynthResult.
 
     ``subjects`` people x ``clips_per_class`` clips of every class of the layout,
@@ -170,15 +171,19 @@ def generate(layout: str, out_dir: str, subjects: int = 6, clips_per_class: int 
     (1: up to 1 px at 200-px frames; 0: none); ``roll`` rolls each clip's head by up to
     that many degrees, ``scale_jitter`` varies the photo faces' size and place between
     subjects (exp(+-s), +-s of the frame); every clip's onset eye centres are in the
-    manifest (``true_eyes``).  Same arguments, same bytes.
+    manifest (``true_eyes``); ``balance="casme2"`` gives each subject CASME II's class
+    imbalance (``clips_per_class`` of the largest class, motion.BALANCES).  Same
+    arguments, same bytes.
     """
     if layout == VIDEO_LAYOUT:
         return generate_videos(out_dir, subjects=subjects, clips_per_class=clips_per_class,
                                seed=seed, frame_size=frame_size, inject_faults=inject_faults,
                                progress=progress, no_signal=no_signal, face=face, jitter=jitter,
-                               roll=roll, scale_jitter=scale_jitter)
+                               roll=roll, scale_jitter=scale_jitter, balance=balance)
     if face not in video.FACES:
         raise SynthError(f"unknown face {face!r}; use one of {', '.join(video.FACES)}")
+    if balance not in motion.BALANCES:
+        raise SynthError(f"unknown balance {balance!r}; use one of {', '.join(motion.BALANCES)}")
     if not 0 <= float(roll) <= 45:
         raise SynthError(f"roll must be between 0 and 45 degrees, got {roll}")
     if not 0 <= float(scale_jitter) <= 0.5:
@@ -211,7 +216,8 @@ def generate(layout: str, out_dir: str, subjects: int = 6, clips_per_class: int 
     for index in range(subjects):
         people[index] = faces.sample_subject(video.subject_rng(seed, index), index, frame_size)
         names_rng = video.names_rng(seed, index)
-        labels = [label for label in spec.classes for _ in range(clips_per_class)]
+        counts = motion.clips_per_label(spec.classes, clips_per_class, balance)
+        labels = [label for label in spec.classes for _ in range(counts[label])]
         names_rng.shuffle(labels)
         frames = 0
         for clip_index, (clip, folder_labels) in enumerate(
@@ -251,7 +257,7 @@ def generate(layout: str, out_dir: str, subjects: int = 6, clips_per_class: int 
     _write_manifest(result, seed=seed, subjects=subjects, clips_per_class=clips_per_class,
                     frame_size=frame_size, inject_faults=inject_faults, no_signal=no_signal,
                     face=face, jitter=float(jitter), roll=float(roll),
-                    scale_jitter=float(scale_jitter))
+                    scale_jitter=float(scale_jitter), balance=balance)
     return result
 
 

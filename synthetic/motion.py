@@ -51,6 +51,24 @@ CLASS_MOTION = {
     "others": "eye_squint",
 }
 
+# Class balances a synthetic dataset can copy (``mer-tfx synth --balance``): clips per
+# class relative to the largest. casme2: CASME II's five-class counts (others 99,
+# disgust 63, happiness 32, repression 27, surprise 25 of its 255 clips).
+BALANCES = {"equal": {}, "casme2": {"others": 99, "disgust": 63, "happiness": 32,
+                                    "repression": 27, "surprise": 25}}
+
+
+def clips_per_label(labels, clips_per_class: int, balance: str = "equal") -> dict:
+    """Clips of each label per subject: ``clips_per_class`` for the largest class of the
+    balance, the others in proportion (at least 1; labels it does not name: 1)."""
+    counts = BALANCES[balance]
+    if not counts:
+        return {label: clips_per_class for label in labels}
+    top = max(counts.values())
+    return {label: max(1, int(round(clips_per_class * counts.get(label, 0) / top)))
+            for label in labels}
+
+
 # Event length (onset..offset, frames) by frame rate: about the same duration in
 # seconds would be too long for CI, so these are just "short, but smooth".
 EVENT_FRAMES = {200: (10, 22), 100: (10, 16), 30: (8, 12)}

@@ -245,3 +245,17 @@ def test_the_generator_rolls_heads_and_records_the_true_eyes(tmp_path):
     with pytest.raises(SynthError, match="scale-jitter"):
         generate("csv", str(tmp_path / "c"), subjects=1, face="drawn", scale_jitter=0.1,
                  progress=False)
+
+
+def test_the_casme2_balance_gives_each_subject_casme2s_class_imbalance(tmp_path):
+    from collections import Counter
+
+    from mer_tfx.synthetic import generate, motion
+
+    classes = ("happiness", "disgust", "repression", "surprise", "others")
+    assert motion.clips_per_label(classes, 4, "equal") == dict.fromkeys(classes, 4)
+    expected = {"others": 4, "disgust": 3, "happiness": 1, "repression": 1, "surprise": 1}
+    assert motion.clips_per_label(classes, 4, "casme2") == expected
+    data = generate("casme2", str(tmp_path), subjects=1, clips_per_class=4, seed=2,
+                    frame_size=64, balance="casme2", progress=False)
+    assert Counter(c["label"] for c in data.clips) == expected

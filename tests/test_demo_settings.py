@@ -19,4 +19,7 @@ def test_bench_reproduces_the_demo_settings():
     assert bench.DEMO_SUBJECTS == _makefile_value("DEMO_SUBJECTS")
     assert bench.DEMO_CLIPS == _makefile_value("DEMO_CLIPS")
     assert bench.DEMO_EPOCHS == _makefile_value("DEMO_EPOCHS")
+    assert bench.DEMO_ROLL == _makefile_value("DEMO_ROLL")
+    assert "--face photo --roll $(DEMO_ROLL) --balance casme2" in open(
+        os.path.join(REPO, "Makefile")).read()
     assert "--seed $(DEMO_SEED)" in open(os.path.join(REPO, "Makefile")).read()
