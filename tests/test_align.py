@@ -259,3 +259,21 @@ def test_the_casme2_balance_gives_each_subject_casme2s_class_imbalance(tmp_path)
     data = generate("casme2", str(tmp_path), subjects=1, clips_per_class=4, seed=2,
                     frame_size=64, balance="casme2", progress=False)
     assert Counter(c["label"] for c in data.clips) == expected
+
+
+def test_landmarks_are_found_again_where_registration_shows_the_head_moved(upright):
+    from mer_tfx.ingestion.apex import registered_clip
+
+    frame, _ = _posed(*upright, 0.0, 0.6)
+    plan = align.plan_crop(frame, SIZE, align="eyes")
+    crops = [plan.apply(frame)]
+    for dx in (1.0, 7.0):  # crop pixels: within registration's reach, beyond the limit
+        moved = cv2.warpAffine(frame, np.float32([[1, 0, dx / plan.matrix[0, 0]], [0, 1, 0]]),
+                               frame.shape[::-1], borderMode=cv2.BORDER_REFLECT)
+        crops.append(plan.apply(moved))
+    still, refound = align.refound(plan, crops[:2], registered_clip(crops[:2]))
+    assert not refound and still is plan
+    after, refound = align.refound(plan, crops, registered_clip(crops))
+    assert refound and align.largest_shift(crops)[0] == 2
+    # registered back onto the onset, the face is where it was: the mean barely moves
+    assert np.abs(after.landmarks - plan.landmarks).max() < 0.02 * SIZE
