@@ -150,7 +150,8 @@ def finish(results, out_dir: str, options: dict, extra_rejects=(), videos_found=
         videos[(item.dataset, item.name)] = (list(item.truths), intervals, used)
         rows.extend([item.name, i.onset, i.offset, i.type, i.apex, i.score,
                      i.label if classifier else "",
-                     classifier.probability(i) if classifier else ""] for i in intervals)
+                     classifier.probability(item.name, i) if classifier else ""]
+                    for i in intervals)
         frames = np.arange(len(item.signals["micro"])) + item.first
         lines = ["frame,micro,macro,threshold_micro,threshold_macro"] + [
             f"{f},{a:.5g},{b:.5g},{used['micro']:.5g},{used['macro']:.5g}"

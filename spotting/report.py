@@ -59,9 +59,8 @@ class Recogniser:
             float(out["probabilities"].numpy()[0].max()), 4)
         return dataclasses.replace(interval, label=name)
 
-    def probability(self, interval) -> float | str:
-        return next((p for (_, a, b), p in self.probabilities.items()
-                     if (a, b) == (interval.onset, interval.offset)), "")
+    def probability(self, name: str, interval) -> float | str:
+        return self.probabilities.get((name, interval.onset, interval.offset), "")
 
 
 def _timeline(path: str, item, truths, intervals, used, matched) -> None:
