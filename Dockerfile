@@ -15,10 +15,16 @@
 # pip and venv, and apt-get if it lacks a C compiler.
 ARG BASE_IMAGE=tensorflow/tfx:1.16.0
 
+# --- requirements: setup.py's install_requires, so that an edit of setup.py elsewhere (a new
+# subpackage) leaves the dependency layer below cached.
+FROM ${BASE_IMAGE} AS requirements
+COPY setup.py docker/requirements.py /tmp/
+RUN python /tmp/requirements.py /tmp/setup.py > /tmp/requirements.txt
+
 # --- deps: the pinned dependencies in /opt/venv, built where a compiler may live -----------
 # pyfarmhash (a TFX dependency) is source only: it needs gcc, g++ and the Python headers,
 # which stay in this stage. The venv sees the base's packages (--system-site-packages), so
-# on the TFX base only what it lacks is installed. Rebuilt only when setup.py,
+# on the TFX base only what it lacks is installed. Rebuilt only when the requirements,
 # constraints.txt, the base or a build argument change.
 FROM ${BASE_IMAGE} AS deps
 # CPU wheels by default; TF_EXTRA=and-cuda adds the CUDA/cuDNN wheels (tensorflow[and-cuda]).
@@ -26,7 +32,8 @@ ARG TF_EXTRA=
 ARG EXTRA_CA_CERTS=
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 WORKDIR /tmp/mer-deps
-COPY setup.py constraints.txt docker/requirements.py ./
+COPY constraints.txt ./
+COPY --from=requirements /tmp/requirements.txt ./
 RUN command -v g++ >/dev/null \
       || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
           --no-install-recommends gcc g++ libc6-dev >/dev/null) \
@@ -34,10 +41,9 @@ RUN command -v g++ >/dev/null \
          cat "$(python -c 'import pip._vendor.certifi as c; print(c.where())')" > ca.pem \
          && printf '%s\n' "$EXTRA_CA_CERTS" >> ca.pem && export PIP_CERT=$PWD/ca.pem; fi \
     && python -m venv --without-pip --system-site-packages /opt/venv \
-    && python requirements.py setup.py > requirements.txt \
     && if [ -n "$TF_EXTRA" ]; then echo "tensorflow[$TF_EXTRA]" >> requirements.txt; fi \
+    && /opt/venv/bin/python -m pip install -q -c constraints.txt setuptools wheel \
     && /opt/venv/bin/python -m pip install -q -c constraints.txt -r requirements.txt \
-         setuptools wheel \
     && cd / && rm -rf /tmp/mer-deps
 
 # --- the image: the base, the venv, the project -------------------------------------------
