@@ -277,3 +277,18 @@ def test_landmarks_are_found_again_where_registration_shows_the_head_moved(uprig
     assert refound and align.largest_shift(crops)[0] == 2
     # registered back onto the onset, the face is where it was: the mean barely moves
     assert np.abs(after.landmarks - plan.landmarks).max() < 0.02 * SIZE
+
+
+@pytest.mark.slow
+def test_report_explain_has_the_region_table_of_the_run(pipeline_run, tmp_path):
+    from mer_tfx.evaluation.report import write_report
+
+    report = write_report(pipeline_run.pipeline_root, str(tmp_path), explain=True)
+    table = report["explanations"]["regions"]
+    assert list(table) == pipeline_run.class_names
+    assert sum(row["clips"] for row in table.values()) > 0
+    for row in table.values():
+        if row["clips"]:
+            assert sum(row["shares"].values()) == pytest.approx(1.0, abs=2e-3)
+    with open(report["files"]["report.html"], encoding="utf-8") as handle:
+        assert "Grad-CAM mass in each face region" in handle.read()
