@@ -91,6 +91,9 @@ with open(os.path.join(uri, "argv.json"), "w") as handle:
               handle)
 with open(executor_input["outputs"]["parameters"]["size"]["outputFile"], "w") as handle:
     handle.write("7")
+parameters = executor_input["inputs"]["parameterValues"]
+with open(os.path.join(parameters["target"], "written"), "w") as handle:
+    handle.write(open(parameters["schema"]).read()[:20])
 """
 
 
@@ -102,7 +105,14 @@ def toy(image, tmp_path):
     spec["deploymentSpec"]["executors"]["exec-produce"]["container"]["command"] = [
         "python", "-c", DUMP]
     spec["deploymentSpec"]["executors"]["exec-produce"]["container"]["args"] = ["{{$}}"]
-    return {"spec": spec, "dir": tmp_path}
+    # a path only the image has (its schema copy) and one a task creates (a Pusher's)
+    target = str(tmp_path / "serving" / "model")
+    spec["root"]["dag"]["tasks"]["produce"]["inputs"]["parameters"].update(
+        schema={"runtimeValue": {"constant": compiler.CONTAINER_SCHEMA_PATH}},
+        target={"runtimeValue": {"constant": target}})
+    spec["components"]["comp-produce"]["inputDefinitions"]["parameters"].update(
+        schema={"parameterType": "STRING"}, target={"parameterType": "STRING"})
+    return {"spec": spec, "dir": tmp_path, "target": target}
 
 
 def _replay_toy(toy, **kwargs):
@@ -121,6 +131,9 @@ def test_a_task_sees_the_images_user_workdir_and_environment_only(toy, monkeypat
     assert seen["env"]["TF_USE_LEGACY_KERAS"] == "1"  # the image's ENV
     assert seen["outputFile"] == "/tmp/kfp_outputs/output_metadata.json"  # the pod's path
     assert tasks["produce"]["parameters"] == {"size": 7.0}
+    with open(os.path.join(toy["target"], "written")) as handle:  # mounted writable
+        assert handle.read() == open(os.path.join(REPO, "schemas", "schema.pbtxt")).read()[:20]
+    assert not os.path.exists(compiler.CONTAINER_SOURCE_DIR)  # the image's own, not mounted
     assert tasks["consume"]["status"] == "succeeded"
     assert {t["container"]["image_id"] for t in tasks.values()} == {_docker(
         "image", "inspect", "--format", "{{.Id}}", IMAGE).strip()}
