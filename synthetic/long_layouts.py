@@ -99,7 +99,7 @@ def generate_long(layout: str, out_dir: str, subjects: int = 2, videos_per_subje
             folder = os.path.join(out_dir, *parts)
             os.makedirs(folder, exist_ok=True)
             for index, image in enumerate(long_video.render(person, rng, events, frames,
-                                                            spec.colour, jitter)):
+                                                            spec.colour, jitter, fps)):
                 with open(os.path.join(folder, pattern.format(first + index)), "wb") as handle:
                     handle.write(encode.jpeg(image))
             videos.append({"name": name, "subject": subject, "subject_index": subject_index,

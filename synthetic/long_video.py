@@ -84,13 +84,21 @@ def _ease(index: int, onset: int, offset: int) -> float:
 
 
 def render(subject: faces.Subject, rng, events: list[Event], frames: int, colour: bool,
-           jitter: float = 1.0):
-    """The recording's frames (uint8 gray or BGR), drawn one at a time on demand."""
+           jitter: float = 1.0, fps: float = 30.0):
+    """The recording's frames (uint8 gray or BGR), drawn one at a time on demand.
+
+    The camera shake (faces.Jitter) moves 30 times a second, interpolated between:
+    a camera does not shake more per second because it records more frames."""
     renderer = faces.ClipRenderer(subject, faces.sample_look(rng, subject))
     frame_rng = np.random.default_rng(int(rng.integers(2**63)))
     shake = faces.Jitter(frame_rng, subject.height, jitter)
+    step = max(1, int(round(fps / 30.0)))
+    before = after = np.asarray(shake.next())
     to_frame = subject.height / 640.0
     for index in range(frames):
+        if index % step == 0:
+            before, after = after, np.asarray(shake.next())
+        moved = before + (after - before) * (index % step) / step
         deltas, dx, dy = {}, 0.0, 0.0
         for event in events:
             if event.kind == "head":
@@ -106,7 +114,7 @@ def render(subject: faces.Subject, rng, events: list[Event], frames: int, colour
             else:
                 for key, value in motion.deltas(event.motion, strength * event.amplitude).items():
                     deltas[key] = deltas.get(key, 0.0) + value
-        gray = renderer.render(deltas, shake.next(), frame_rng)
+        gray = renderer.render(deltas, (float(moved[0]), float(moved[1])), frame_rng)
         if dx or dy:  # the head's position: a sub-pixel shift of the whole frame
             matrix = np.float32([[1, 0, dx], [0, 1, dy]])
             gray = cv2.warpAffine(gray, matrix, (gray.shape[1], gray.shape[0]),
