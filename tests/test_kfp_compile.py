@@ -428,7 +428,9 @@ def test_dockerfile_installs_the_project_where_the_compiler_expects_it():
     assert re.search(r"^ARG BASE_IMAGE=tensorflow/tfx:1\.16\.0$", dockerfile, re.M)
     assert re.search(r"^FROM \$\{BASE_IMAGE\}$", dockerfile, re.M)
     assert f"COPY . {compiler.CONTAINER_SOURCE_DIR}" in dockerfile
-    assert "pip install -c constraints.txt ." in dockerfile
+    # the pinned dependencies, then the project itself with nothing more fetched
+    assert "pip install -q -c constraints.txt -r requirements.txt" in dockerfile
+    assert "pip install -q --no-deps --no-index --no-build-isolation ." in dockerfile
     assert re.search(r"ENV TF_USE_LEGACY_KERAS=1", dockerfile)
     with open(os.path.join(REPO, ".dockerignore")) as handle:
         ignored = handle.read().split()
