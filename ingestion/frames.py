@@ -59,6 +59,17 @@ def _face_detector():
     return detector
 
 
+def downscaled(gray: np.ndarray, detect_side: int | None) -> tuple[np.ndarray, float]:
+    """(image, scale): a copy whose shorter side is ``detect_side`` where it is longer,
+    for detectors that need no more pixels; scale maps its coordinates back."""
+    height, width = gray.shape[:2]
+    if not detect_side or min(height, width) <= detect_side:
+        return gray, 1.0
+    scale = min(height, width) / detect_side
+    return cv2.resize(gray, (int(round(width / scale)), int(round(height / scale))),
+                      interpolation=cv2.INTER_AREA), scale
+
+
 def face_box(gray: np.ndarray, detect_side: int | None = DETECT_SIDE
              ) -> tuple[int, int, int, int] | None:
     """Square (x, y, w, h) around the largest detected face plus a margin, or None.
@@ -68,11 +79,7 @@ def face_box(gray: np.ndarray, detect_side: int | None = DETECT_SIDE
     costs a fraction (~4x less at 640x480). The box is scaled back to the frame.
     """
     height, width = gray.shape[:2]
-    scale = 1.0
-    if detect_side and min(height, width) > detect_side:
-        scale = min(height, width) / detect_side
-        gray = cv2.resize(gray, (int(round(width / scale)), int(round(height / scale))),
-                          interpolation=cv2.INTER_AREA)
+    gray, scale = downscaled(gray, detect_side)
     min_side = max(24, min(gray.shape[:2]) // 5)
     faces = _face_detector().detectMultiScale(
         gray, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))

@@ -23,10 +23,11 @@ import threading
 import cv2
 import numpy as np
 
+from .frames import DETECT_SIDE, downscaled
+
 POINTS = ("eye_left", "eye_right", "nose", "mouth_left", "mouth_right")
 # Without a box the frame is searched at this shorter side (as the Haar search):
 # ONet reads 48 x 48 faces, so a larger copy adds cost, not precision.
-DETECT_SIDE = 240
 MIN_CONFIDENCE = 0.9  # ONet's face score below which the points are not trusted
 _LOCK = threading.Lock()  # one detector per process; Beam may call from threads
 
@@ -95,12 +96,7 @@ def refine_on_box(gray: np.ndarray, box) -> tuple[np.ndarray, float]:
 
 def _full_search(gray: np.ndarray, detect_side: int | None):
     """(x, y, w, h) of the largest confident MTCNN face, or None."""
-    height, width = gray.shape[:2]
-    scale = 1.0
-    if detect_side and min(height, width) > detect_side:
-        scale = min(height, width) / detect_side
-        gray = cv2.resize(gray, (int(round(width / scale)), int(round(height / scale))),
-                          interpolation=cv2.INTER_AREA)
+    gray, scale = downscaled(gray, detect_side)
     if min(gray.shape[:2]) < 24:
         return None
     rgb = np.ascontiguousarray(np.dstack([gray] * 3))
