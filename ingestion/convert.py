@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import fileio
 from .align import plan_crop, refound
 from .apex import registered_clip, spot_apex
 from .clips import MAX_CLIP_FRAMES, ClipSpec, Reject
 from .flow import clip_flow
-from .frames import FrameError, encode_png, read_gray
+from .frames import FrameError, encode_png, listed_frames, read_gray
 from .records import build_sequence_example
 from .video import VideoError, read_interval
 
@@ -64,14 +63,7 @@ def clip_frames(spec: ClipSpec):
     if spec.video:
         frames = read_interval(spec.video, spec.onset, spec.offset)
         return ((f"{spec.video} frame {spec.onset + i}", gray) for i, gray in enumerate(frames))
-    if not fileio.isdir(spec.clip_dir):
-        raise FrameError("missing_folder", f"no folder {spec.clip_dir}")
-    try:
-        available = fileio.frame_files(spec.clip_dir)
-    except fileio.DuplicateFrameNumber as error:
-        raise FrameError("duplicate_frame_number", str(error)) from None
-    if not available:
-        raise FrameError("no_frames", f"{spec.clip_dir} holds no image files")
+    available = listed_frames(spec.clip_dir)
     wanted = range(spec.onset, spec.offset + 1)
     missing = [n for n in wanted if n not in available]
     if missing:

@@ -59,6 +59,21 @@ def _face_detector():
     return detector
 
 
+def listed_frames(folder: str) -> dict:
+    """{frame number: path} of a frame folder; FrameError (missing_folder,
+    duplicate_frame_number, no_frames) where it cannot give one. Clips and long videos
+    alike start here."""
+    if not fileio.isdir(folder):
+        raise FrameError("missing_folder", f"no folder {folder}")
+    try:
+        files = fileio.frame_files(folder)
+    except fileio.DuplicateFrameNumber as error:
+        raise FrameError("duplicate_frame_number", str(error)) from None
+    if not files:
+        raise FrameError("no_frames", f"{folder} holds no image files")
+    return files
+
+
 def downscaled(gray: np.ndarray, detect_side: int | None) -> tuple[np.ndarray, float]:
     """(image, scale): a copy whose shorter side is ``detect_side`` where it is longer,
     for detectors that need no more pixels; scale maps its coordinates back."""

@@ -18,7 +18,7 @@ import re
 from mer_tfx.errors import UserError
 from mer_tfx.spotting.metric import Interval
 
-from . import fileio
+from .frames import FrameError, listed_frames
 
 MICRO_MAX_SECONDS = 0.5  # MEGC: an interval of at most 0.5 s is a micro-expression
 FILL_MAX_SECONDS = 0.1  # a frame gap this short is filled with the previous frame
@@ -215,14 +215,10 @@ def frame_plan(video: LongVideo) -> tuple[int, int, dict, int]:
     of at most FILL_MAX_SECONDS is filled with the previous frame (counted); a longer
     gap rejects the video: its frame numbers would no longer be the sheet's.
     """
-    if not fileio.isdir(video.folder):
-        raise FramesError("missing_folder", f"{video.folder}: no such folder")
     try:
-        files = fileio.frame_files(video.folder)
-    except fileio.DuplicateFrameNumber as error:
-        raise FramesError("duplicate_frame_number", str(error)) from None
-    if not files:
-        raise FramesError("no_frames", f"{video.folder} holds no image files")
+        files = listed_frames(video.folder)
+    except FrameError as error:
+        raise FramesError(error.reason, error.detail) from None
     numbers = sorted(files)
     limit = max(1, int(FILL_MAX_SECONDS * video.fps))
     filled = 0
