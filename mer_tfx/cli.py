@@ -15,7 +15,6 @@ from mer_tfx import VERBOSE_VARIABLE
 from mer_tfx.datasets import DATASET_NAMES, LONG_VIDEO_NAMES
 from mer_tfx.errors import UserError
 from mer_tfx.logs import setup_logging
-from mer_tfx.pipeline.configs import PIPELINE_NAME
 
 def _add_synth(subparsers):
     parser = subparsers.add_parser(
@@ -186,60 +185,6 @@ def _add_pipeline_arguments(parser):
     add_print_settings(parser)
 
 
-def _add_spot(subparsers):
-    from mer_tfx.spotting.detect import Thresholds
-
-    defaults = Thresholds()
-    parser = subparsers.add_parser(
-        "spot", help="Beam job: spot micro- and macro-expressions in long videos (MEGC "
-                     "intervals.csv; evaluation when the truth is known)",
-        description="Writes OUT/intervals.csv (vid,onset,offset,type me/mae,apex,score"
-                    "[,emotion,probability]), OUT/signals/, OUT/summary.json, "
-                    "OUT/rejects.jsonl and, with --annotations, OUT/spotting.json and "
-                    "OUT/spotting_report.html. " + BEAM_HELP)
-    parser.add_argument("--dataset", required=True, choices=LONG_VIDEO_NAMES)
-    parser.add_argument("--root", required=True, help="dataset folder (or its frames folder)")
-    parser.add_argument("--annotations", help="the dataset's ground-truth sheet (optional)")
-    parser.add_argument("--emotions", help="samm_lv: SAMM_Micro_FACS_Codes_v2.xlsx or a CSV "
-                                           "Filename,emotion (its sheet has no emotions)")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--model", help="a trained model (SavedModel or serving folder): "
-                                        "recognise each spotted interval (STR)")
-    parser.add_argument("--fit", action="store_true",
-                        help="choose p-micro/p-macro per subject by leave-one-subject-out on "
-                             "the other subjects' annotated videos")
-    parser.add_argument("--p-micro", type=float, default=defaults.p_micro,
-                        help="threshold T = mean + p (max - mean) of the micro signal")
-    parser.add_argument("--p-macro", type=float, default=defaults.p_macro,
-                        help="the same for the macro signal")
-    parser.add_argument("--noise-z", type=float, default=defaults.noise_z,
-                        help="T is at least the median plus this many robust deviations")
-    parser.add_argument("--regions", choices=("landmarks", "box"), default="landmarks",
-                        help="landmarks: named regions from the first frame's five "
-                             "landmarks (fixed fractions of the face box where none are "
-                             "found); box: always the face box's fractions")
-    parser.add_argument("--baseline", action="store_true",
-                        help="the naive baseline: whole-face frame difference, no "
-                             "registration, no regions (same threshold rule)")
-    add_beam_arg(parser)
-    parser.set_defaults(handler=_spot)
-
-
-def _spot(args, beam_args):
-    from mer_tfx.pipeline.beam_args import default_beam_args
-    from mer_tfx.spotting.job import run_spot
-
-    summary = run_spot(args.dataset, args.root, args.out, annotations=args.annotations,
-                       emotions=args.emotions, model=args.model, fit=args.fit,
-                       thresholds={"p_micro": args.p_micro, "p_macro": args.p_macro,
-                                   "noise_z": args.noise_z},
-                       beam_args=default_beam_args(beam_args), naive=args.baseline,
-                       region_mode=args.regions)
-    summary.pop("rejects")
-    print(json.dumps(summary, indent=2, sort_keys=True))
-    return 0
-
-
 def _add_run(subparsers):
     parser = subparsers.add_parser(
         "run", help="run the whole TFX pipeline locally (LocalDagRunner)",
@@ -301,57 +246,12 @@ def _cv(args, beam_args):
     return 0
 
 
-def _add_report(subparsers):
-    parser = subparsers.add_parser(
-        "report", help="HTML/PNG/JSON report of one pipeline run's evaluation (TFMA; "
-                       "default the newest run)")
-    parser.add_argument("--pipeline-root", required=True,
-                        help="local <output>/pipeline_root, or a Kubeflow pipeline root "
-                             "(gs://...), where runs live under <pipeline name>/<run id>/")
-    parser.add_argument("--pipeline-name", default=PIPELINE_NAME,
-                        help="pipeline name (ML Metadata; a Kubeflow root's top folder)")
-    add_run_choice(parser)
-    parser.add_argument("--out", help="report folder (required unless --list-runs)")
-    parser.add_argument("--list-runs", action="store_true",
-                        help="list the evaluated runs of the pipeline root (id, start, eval "
-                             "subjects, model, blessed, UAR/UF1) and exit")
-    parser.add_argument("--explain", action="store_true",
-                        help="add per-class Grad-CAM maps (mean over each class's eval clips, "
-                             "all and correctly classified) on the mean face: "
-                             "explanations.png and a report section")
-    parser.set_defaults(handler=_report)
-
-
 def add_run_choice(parser):
     parser.add_argument("--run-id", help="the pipeline run to read (default: the newest "
                                          "evaluated run; see mer-tfx report --list-runs)")
     parser.add_argument("--metadata", metavar="PATH",
                         help="ML Metadata store of a local pipeline root (default: "
                              "metadata.db beside it)")
-
-
-def _report(args, _beam_args):
-    from mer_tfx.evaluation.report import run_table, write_report
-
-    if args.list_runs:
-        rows = run_table(args.pipeline_root, args.pipeline_name, args.metadata)
-        print(f"{'run id':<28} {'started':<20} {'model':<18} {'blessed':<8} {'UAR':>6} "
-              f"{'UF1':>6}  eval subjects")
-        for row in rows:
-            score = lambda v: "   n/a" if v is None else f"{v:6.3f}"  # noqa: E731
-            print(f"{row['run_id']:<28} {row['started'] or '':<20} {row['model'] or '?':<18} "
-                  f"{str(row['blessed']):<8} {score(row['uar'])} {score(row['uf1'])}  "
-                  f"{', '.join(row['eval_subjects'])}")
-        return 0
-    if not args.out:
-        raise UserError("--out FOLDER is required (unless --list-runs)")
-    result = write_report(args.pipeline_root, args.out, args.pipeline_name, args.explain,
-                          run_id=args.run_id, metadata_path=args.metadata)
-    print(json.dumps({"report": args.out, "run": result["run"]["id"],
-                      "eval_subjects": result["run"]["eval_subjects"],
-                      "blessed": result.get("blessed"), "overall": result.get("overall")},
-                     indent=2))
-    return 0
 
 
 def _add_predict(subparsers):
@@ -435,6 +335,9 @@ class StrictParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mer_tfx.evaluation.cli import add_report_parser
+    from mer_tfx.spotting.cli import add_spot_parser
+
     parser = StrictParser(prog="mer-tfx", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="debug logging, with TensorFlow's and the libraries' own log lines "
@@ -443,10 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
                                        parser_class=StrictParser)
     _add_synth(subparsers)
     _add_ingest(subparsers)
-    _add_spot(subparsers)
+    add_spot_parser(subparsers)
     _add_run(subparsers)
     _add_cv(subparsers)
-    _add_report(subparsers)
+    add_report_parser(subparsers)
     _add_predict(subparsers)
     from mer_tfx.kfp.cli import add_kfp_parser
 
