@@ -1,26 +1,26 @@
-"""Apex spotting: the frame of largest facial change from onset, head movement removed.
+"""Apex spotting in a clip, with the long-video spotter's signal (spotting/signal.py).
 
 Real clips carry small head movements and sensor noise that change more pixels than
 a micro-expression does, so comparing raw frames finds the head, not the face. Each
-frame is first registered onto the onset frame by phase correlation (a global
-sub-pixel translation, ``cv2.phaseCorrelate``), blurred against sensor noise, and
-compared on the inner face only (a border is left out, where the shift re-samples
-pixels); the per-frame change is smoothed over three frames, and the apex is the
-centre of its peak (the change-weighted mean of the frames above ``PEAK_FRACTION``
-of the range).
+face crop is registered onto the onset crop (phase correlation refined by ECC: a
+global sub-pixel translation) and blurred; each landmark region (brows, cheeks, nose,
+mouth corners, mouth: ingestion/regions.py; fixed fractions of the crop without
+landmarks) is compared with the onset by the mean of its most changed cells, minus
+the same figure of the nose bridge, which moves only with the head. That change is
+smoothed over three frames and the apex is its maximum. The maximum, not the centre
+of the frames near it: a micro-expression rises fast and fades slowly or the other
+way round, so the centre of its plateau leans to the slow side (bench/clip_apex.py).
+This module also holds the registration that ingestion applies to every stored crop.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from mer_tfx.spotting.signal import RegionStack, onset_difference
+
 BLUR_SIGMA = 1.0  # pixels of the face crop
-BORDER = 0.1  # fraction of each side left out of the comparison
-# The apex is the centre of the frames whose change is above this fraction of the
-# clip's range: around the peak a micro-expression is a plateau of several frames,
-# and the centre of the plateau is steadier than its noisy maximum (bench/flow.py:
-# 1.08 frames of error vs 1.93 for the maximum on drawn faces at 128-px crops).
-PEAK_FRACTION = 0.6
+SMOOTH_FRAMES = 3  # the change is averaged over this many frames before its maximum
 
 
 def _prepared(frame: np.ndarray) -> np.ndarray:
@@ -61,31 +61,20 @@ def registered_clip(frames: list) -> list:
     return out
 
 
-def facial_change(frames: list, register: bool = True) -> np.ndarray:
-    """Per frame, the mean absolute difference from the first frame after registration
-    (``register=False``: of the raw frames, which head movement dominates)."""
-    reference = _prepared(frames[0])
-    height, width = reference.shape
-    window = cv2.createHanningWindow((width, height), cv2.CV_32F)
-    top, left = int(height * BORDER), int(width * BORDER)
-    inner = (slice(top, height - top), slice(left, width - left))
-    changes = []
+def onset_change(frames: list, register: bool = True, points=None) -> np.ndarray:
+    """Per frame, the landmark regions' change from the first frame (the onset), the
+    head's removed (``register=False``: no registration, which head movement spoils).
+    ``points``: the clip's five landmarks in crop pixels (ingestion/align.py)."""
+    stack = RegionStack(None, frames[0].shape[0], points=points, register=register)
     for frame in frames:
-        current = _prepared(frame)
-        shift = global_shift(reference, current, window) if register else (0.0, 0.0)
-        moved = shifted_back(current, shift)
-        changes.append(float(np.abs(moved[inner] - reference[inner]).mean()))
-    return np.asarray(changes)
+        stack.add(frame)
+    return onset_difference(stack.array(), stack.layout())
 
 
-def spot_apex(frames: list, register: bool = True) -> int:
-    """Index (into ``frames``, onset first) of the spotted apex frame."""
+def spot_apex(frames: list, register: bool = True, points=None) -> int:
+    """Index (into ``frames``, square face crops, onset first) of the spotted apex."""
     if len(frames) < 3:
         return len(frames) // 2
-    change = np.convolve(facial_change(frames, register), np.ones(3) / 3, mode="same")
-    later = change[1:]  # the onset frame is the reference, never the apex
-    low, high = later.min(), later.max()
-    weight = np.clip(later - (low + PEAK_FRACTION * (high - low)), 0.0, None)
-    if weight.sum() <= 0:
-        return 1 + int(np.argmax(later))
-    return 1 + int(round(float((np.arange(len(later)) * weight).sum() / weight.sum())))
+    change = np.convolve(onset_change(frames, register, points),
+                         np.ones(SMOOTH_FRAMES) / SMOOTH_FRAMES, mode="same")
+    return 1 + int(np.argmax(change[1:]))  # the onset is the reference, never the apex

@@ -34,21 +34,20 @@ class Converted:
 
 
 def choose_apex(spec: ClipSpec, crops: list, apex_fallback: str = "spot",
-                apex_from: str = "annotation", registered: bool = False
-                ) -> tuple[ClipSpec, str]:
+                apex_from: str = "annotation", points=None) -> tuple[ClipSpec, str]:
     """(spec with its final apex and repairs, apex source: annotated | spotted | midpoint).
 
     The reader set a missing or out-of-clip apex to the midpoint; here it is spotted
     from the face crops instead (ingestion/apex.py) unless ``apex_fallback`` is
-    "midpoint". ``apex_from="spotting"`` spots every clip's apex. ``registered``: the
-    crops are registered onto the onset already (the spotter need not do it again).
+    "midpoint". ``apex_from="spotting"`` spots every clip's apex. ``points``: the
+    clip's landmarks in crop pixels, which place the spotter's regions.
     """
     midpoint = next((r for r in spec.repairs if r in SPOTTED_REPAIRS), None)
     if apex_from == "annotation" and midpoint is None:
         return spec, "annotated"
     if apex_from == "annotation" and apex_fallback == "midpoint":
         return spec, "midpoint"
-    apex = spec.onset + spot_apex(crops, register=not registered)
+    apex = spec.onset + spot_apex(crops, points=points)
     if midpoint is not None:
         repairs = tuple(SPOTTED_REPAIRS.get(r, r) for r in spec.repairs)
     else:
@@ -109,7 +108,7 @@ def convert_clip(spec: ClipSpec, size: int = 128, face_crop: bool = True,
         return Reject(spec.row, spec.clip_id, "unreadable_frame", str(error))
     if plan.repairs:
         spec = dataclasses.replace(spec, repairs=spec.repairs + plan.repairs)
-    spec, apex_source = choose_apex(spec, crops, apex_fallback, apex_from, registered=register)
+    spec, apex_source = choose_apex(spec, crops, apex_fallback, apex_from, plan.landmarks)
     maps = (clip_flow(crops[0], crops[spec.apex - spec.onset], flow_algorithm,
                       register=not register) if flow else None)
     face_detected = plan.box is not None

@@ -128,8 +128,9 @@ def register(reference: np.ndarray, crop: np.ndarray, window) -> tuple[float, fl
 class RegionStack:
     """Collects each frame's registered region pixels (float16) for the whole video."""
 
-    def __init__(self, box, size: int = CROP, naive: bool = False, points=None):
-        self.box, self.size, self.naive = box, size, naive
+    def __init__(self, box, size: int = CROP, naive: bool = False, points=None,
+                 register: bool = True):
+        self.box, self.size, self.naive, self.register = box, size, naive, register
         self.regions = regions(size, points)
         self.reference = None
         self.window = cv2.createHanningWindow((size, size), cv2.CV_32F)
@@ -150,7 +151,7 @@ class RegionStack:
             return
         if self.reference is None:
             self.reference = crop
-        dx, dy = register(self.reference, crop, self.window)
+        dx, dy = register(self.reference, crop, self.window) if self.register else (0.0, 0.0)
         self.shifts.append((dx, dy))
         back = np.float32([[1, 0, -dx], [0, 1, -dy]])
         crop = cv2.warpAffine(crop, back, (self.size, self.size), flags=cv2.INTER_CUBIC,
@@ -202,13 +203,30 @@ def difference(stack: np.ndarray, layout: list, k: int, smooth: int = 0) -> np.n
     index = np.arange(n)
     stack = smoothed(stack, smooth)
     around = 0.5 * (stack[np.clip(index - k, 0, n - 1)] + stack[np.clip(index + k, 0, n - 1)])
-    diff = np.abs(stack - around)
+    per_region = _region_changes(np.abs(stack - around), layout)
+    per_region = {name: _robust_z(v) for name, v in per_region.items()}
+    return _minus_reference(per_region, n)
+
+
+def onset_difference(stack: np.ndarray, layout: list) -> np.ndarray:
+    """Each frame's change against the first (the onset of a clip), region by region as
+    ``difference`` measures it, the reference region's subtracted, summed. No robust z:
+    in a clip of one expression most frames move, so there is no rest to scale by."""
+    return _minus_reference(_region_changes(np.abs(stack - stack[:1]), layout), len(stack))
+
+
+def _region_changes(diff: np.ndarray, layout: list) -> dict:
+    """(N, row) absolute differences -> name -> (N,) mean of the region's top cells."""
     per_region, start = {}, 0
     for name, height, width in layout:
         part = diff[:, start:start + height * width]
         per_region[name] = _top_mean(_cells(part, height, width))
         start += height * width
-    per_region = {name: _robust_z(v) for name, v in per_region.items()}
+    return per_region
+
+
+def _minus_reference(per_region: dict, n: int) -> np.ndarray:
+    """Sum over the regions of their change above the reference region's (head only)."""
     reference = per_region.pop(REFERENCE[0], np.zeros(n))
     return sum(np.maximum(v - np.maximum(reference, 0.0), 0.0) for v in per_region.values())
 

@@ -57,7 +57,7 @@ def plan(rng, fps: float, frames: int, labels: tuple, micro_px=(1.0, 2.0)) -> li
         if index + length + int(fps * IDLE_SECONDS[0]) >= frames:
             return events
         onset, offset = index, index + length - 1
-        apex = onset + int(round((length - 1) * rng.uniform(0.3, 0.6)))
+        apex = onset + int(round((length - 1) * rng.uniform(*motion.APEX_FRACTION)))
         event = Event(kind, onset, min(max(apex, onset + 1), offset - 1), offset)
         if kind in ("me", "mae"):
             event.label = str(rng.choice(labels))

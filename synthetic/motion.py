@@ -74,6 +74,10 @@ def clips_per_label(labels, clips_per_class: int, balance: str = "equal") -> dic
 EVENT_FRAMES = {200: (10, 22), 100: (10, 16), 30: (8, 12)}
 NEUTRAL_FRAMES = (3, 6)  # neutral frames before the onset and after the offset
 AMPLITUDE_PX = (2.5, 4.0)  # peak displacement, pixels at 200-px frame height
+# Where the apex falls between onset and offset (fraction of the event): real sheets put
+# it anywhere from about 15% to 85% (CASME II, SAMM), not near the middle, so the
+# midpoint is no stand-in for a spotted apex.
+APEX_FRACTION = (0.15, 0.85)
 
 
 def profile(index: int, onset: int, apex: int, offset: int) -> float:
@@ -95,6 +99,6 @@ def plan_event(rng, fps: int, start: int):
     low, high = EVENT_FRAMES[fps]
     length = int(rng.integers(low, high + 1))
     offset = start + length - 1
-    apex = start + int(round((length - 1) * rng.uniform(0.3, 0.6)))
+    apex = start + int(round((length - 1) * rng.uniform(*APEX_FRACTION)))
     apex = min(max(apex, start + 2), offset - 2)
     return start, apex, offset
