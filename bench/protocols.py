@@ -1,13 +1,15 @@
-"""The MEGC 2019 composite protocol on synthetic data: one conversion, time per fold, UF1/UAR.
+"""Cross-validation cost: where a fold's time goes, a real CASME II-sized LOSO, parallel folds.
 
-Three synthetic datasets in the CASME II, SAMM and SMIC-HS layouts are pooled with
-``--preset megc2019`` (negative / positive / surprise, 'others' excluded) and run
-leave-one-subject-out (or ``--protocol kfold --folds K``) by ``mer-tfx cv``'s own
-code. Prints the frame conversion's time (it executes once for all folds), the mean
-time per fold, the total, the composite and per-dataset UF1/UAR, and an estimate for
-a 26-fold LOSO of a CASME II-sized set (255 clips) from the measured rates.
+Runs ``mer-tfx cv``'s own code (run_cross_validation) on synthetic data and prints, from
+each fold's ML Metadata run, the seconds of every component and the Keras fit seconds,
+the fold/fit ratio, the total wall time, and the pooled UF1/UAR.
 
-    python bench/protocols.py [--subjects 3] [--clips-per-class 2] [--protocol loso]
+    # a CASME II-sized set (26 subjects x CASME II's class imbalance, 260 clips), LOSO
+    python bench/protocols.py --data casme2 [--parallel-folds 2]
+    # the MEGC 2019 composite (CASME II + SAMM + SMIC-HS layouts, 3 classes)
+    python bench/protocols.py --data megc2019 --subjects 3
+    # the parallel-fold speed-up: the same LOSO run one fold at a time, then N at once
+    python bench/protocols.py --data casme2 --subjects 6 --speedup 2
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import argparse
 import os
 import statistics
 import tempfile
+import time
 
 import mer_tfx  # noqa: F401  (Keras 2 switch before TensorFlow loads)
 from mer_tfx.logs import setup_logging
@@ -24,68 +27,114 @@ from mer_tfx.protocols.cross_validation import run_cross_validation
 from mer_tfx.protocols.presets import PRESETS
 from mer_tfx.synthetic import generate
 
-LAYOUTS = ("casme2", "samm", "smic")
-CASME2_CLIPS, CASME2_SUBJECTS = 255, 26
+COMPOSITE = ("casme2", "samm", "smic")
 
 
-def later_folds(fold_seconds: list) -> list:
-    """The folds after the first (which includes the conversion)."""
-    return fold_seconds[1:] or fold_seconds
+def casme2_settings(work: str, args) -> PipelineSettings:
+    """CASME II's size: 26 subjects, each with CASME II's class imbalance (10 clips)."""
+    data = generate("casme2", os.path.join(work, "casme2"), subjects=args.subjects,
+                    clips_per_class=args.clips_per_class, seed=11, balance="casme2",
+                    progress=False)
+    return PipelineSettings.from_dict({
+        "dataset": "casme2", "root": data.root, "annotations": data.annotations,
+        "output": os.path.join(work, "cv"), "evaluate": {"uar_threshold": 0.0},
+        **({"trainer": {"epochs": args.epochs}} if args.epochs else {})})
+
+
+def composite_settings(work: str, args) -> PipelineSettings:
+    sources = []
+    for index, layout in enumerate(COMPOSITE):
+        data = generate(layout, os.path.join(work, layout), subjects=args.subjects,
+                        clips_per_class=args.clips_per_class, seed=10 + index, progress=False)
+        sources.append([layout, data.root] + ([data.annotations] if data.annotations else []))
+    return PipelineSettings.from_dict({
+        "sources": sources, "output": os.path.join(work, "cv"),
+        "evaluate": {"uar_threshold": 0.0},
+        **({"trainer": {"epochs": args.epochs}} if args.epochs else {})}).replace(
+        **PRESETS["megc2019"])
+
+
+def print_folds(summary: dict, settings: PipelineSettings, load: str) -> None:
+    """Per-component means, fit, the fold/fit ratio, the conversion, the total."""
+    folds = summary["folds"]
+    store = metadata.open_store(settings.metadata_path)
+    conversion = metadata.execution_seconds(store, settings.pipeline_name, "MerExampleGen")
+    shared = sum(sum(metadata.execution_seconds(store, settings.pipeline_name, node))
+                 for node in ("StatisticsGen", "ExampleValidator", "ImportSchemaGen"))
+    fold_seconds = [f["seconds"] for f in folds]
+    print(f"{summary['protocol']['description']}, {len(folds)} folds, "
+          f"{summary['overall']['n']} clips, {summary['parallel_folds']} fold(s) at a time; "
+          f"at most {settings.trainer.epochs} epochs ({settings.trainer.epoch_selection} "
+          f"selection); {os.cpu_count()} CPU cores, load average at the start: {load}")
+    print(f"shared, once: frame conversion {sum(conversion):.0f} s, statistics/validation "
+          f"of all clips {shared:.0f} s")
+    print(f"per fold: mean {statistics.mean(fold_seconds):.1f} s (min {min(fold_seconds):.0f},"
+          f" max {max(fold_seconds):.0f})")
+    components = sorted({c for f in folds for c in f["component_seconds"]},
+                        key=lambda c: -statistics.mean(f["component_seconds"].get(c, 0)
+                                                       for f in folds))
+    print("where a fold's time goes (mean s): " + ", ".join(
+        f"{c} {statistics.mean(f['component_seconds'].get(c, 0) for f in folds):.1f}"
+        for c in components if any(f["component_seconds"].get(c, 0) >= 0.05 for f in folds)))
+    fits = [f["fit_seconds"] for f in folds if f["fit_seconds"]]
+    if fits:
+        ratios = [f["seconds"] / f["fit_seconds"] for f in folds if f["fit_seconds"]]
+        print(f"Trainer fit (Keras): mean {statistics.mean(fits):.1f} s; a fold costs "
+              f"{statistics.mean(ratios):.2f}x its fit (mean over folds; goal <= 1.5x)")
+    print(f"total wall time (conversion included): {summary['seconds']:.0f} s = "
+          f"{summary['seconds'] / 60:.1f} min")
+    print(f"{'data':<10s} {'clips':>5s} {'UF1':>6s} {'UAR':>6s}")
+    rows = [("Overall", summary["overall"])] + list(summary["per_dataset"].items())
+    for name, row in rows:
+        print(f"{name:<10s} {row['n']:>5d} {row['uf1']:>6.3f} {row['uar']:>6.3f}")
+    print(summary["model_selection"]["statement"])
+
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subjects", type=int, default=3, help="per dataset")
-    parser.add_argument("--clips-per-class", type=int, default=2)
+    parser.add_argument("--data", choices=("casme2", "megc2019"), default="casme2")
+    parser.add_argument("--subjects", type=int, default=26, help="per dataset")
+    parser.add_argument("--clips-per-class", type=int, default=4,
+                        help="casme2: clips of the largest class per subject (4: 10 clips "
+                             "per subject in CASME II's proportions)")
     parser.add_argument("--protocol", choices=("loso", "kfold", "lodo"), default="loso")
     parser.add_argument("--folds", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=0, help="0: the product's default")
+    parser.add_argument("--parallel-folds", type=int, default=1)
+    parser.add_argument("--speedup", type=int, default=0, metavar="N",
+                        help="run the protocol one fold at a time, then N at once, and print "
+                             "the speed-up and whether the figures are equal")
     parser.add_argument("--work", help="folder for the data and the CV outputs")
     args = parser.parse_args(argv)
     setup_logging()
     work = args.work or tempfile.mkdtemp(prefix="mer_bench_protocols_")
-    sources = []
-    for index, layout in enumerate(LAYOUTS):
-        data = generate(layout, os.path.join(work, layout), subjects=args.subjects,
-                        clips_per_class=args.clips_per_class, seed=10 + index, progress=False)
-        sources.append([layout, data.root] + ([data.annotations] if data.annotations else []))
-    settings = PipelineSettings.from_dict({
-        "sources": sources, "output": os.path.join(work, "cv"),
-        "trainer": {"epochs": args.epochs}, "evaluate": {"uar_threshold": 0.0},
-    }).replace(**PRESETS["megc2019"])
-    summary = run_cross_validation(settings, args.protocol, args.folds)
-
-    store = metadata.open_store(settings.metadata_path)
-    ingestion = metadata.execution_seconds(store, settings.pipeline_name, "MerExampleGen")
-    fold_seconds = [f["seconds"] for f in summary["folds"]]
-    clips = summary["overall"]["n"]
-    print(f"\nMEGC 2019 composite on synthetic data: {len(LAYOUTS)} datasets x {args.subjects} "
-          f"subjects x {args.clips_per_class} clips per class, 3 classes; {clips} clips; "
-          f"{summary['protocol']['description']}, {len(fold_seconds)} folds; "
-          f"{settings.trainer.epochs} epochs at most; {os.cpu_count()} CPU cores")
-    print(f"frame conversion: executed {len(ingestion)} time(s), {sum(ingestion):.0f} s")
-    print(f"per fold: mean {statistics.mean(fold_seconds):.0f} s (min {min(fold_seconds):.0f}, "
-          f"max {max(fold_seconds):.0f}; the first includes the conversion); total "
-          f"{summary['seconds']:.0f} s")
-    components = sorted({c for f in summary["folds"] for c in f["component_seconds"]})
-    print("where a fold's time goes (mean over folds, s): " + ", ".join(
-        f"{c} {statistics.mean(f['component_seconds'].get(c, 0) for f in summary['folds']):.1f}"
-        for c in components))
-    fits = [f["fit_seconds"] for f in summary["folds"] if f["fit_seconds"]]
-    if fits:
-        print(f"Trainer fit (Keras): mean {statistics.mean(fits):.1f} s; a fold costs "
-              f"{statistics.mean(later_folds(fold_seconds)) / statistics.mean(fits):.1f}x its fit")
-    print(f"{'data':<10s} {'clips':>5s} {'UF1':>6s} {'UAR':>6s}")
-    rows = [("Composite", summary["overall"])] + list(summary["per_dataset"].items())
-    for name, row in rows:
-        print(f"{name:<10s} {row['n']:>5d} {row['uf1']:>6.3f} {row['uar']:>6.3f}")
-    later = later_folds(fold_seconds)
-    scale = CASME2_CLIPS / clips
-    estimate = sum(ingestion) * scale + CASME2_SUBJECTS * statistics.mean(later) * scale
-    print(f"estimate, {CASME2_SUBJECTS}-fold LOSO of {CASME2_CLIPS} clips (time scaled "
-          f"linearly with clips): {estimate / 60:.0f} min")
-    print(summary["model_selection"]["statement"])
-    print(f"(work folder: {work}; report: {os.path.join(settings.output, 'cv_report.html')})")
+    load = "%.1f %.1f %.1f" % os.getloadavg()  # other jobs sharing the cores
+    build = casme2_settings if args.data == "casme2" else composite_settings
+    settings = build(work, args)
+    if not args.speedup:
+        summary = run_cross_validation(settings, args.protocol, args.folds, args.parallel_folds)
+        print(f"\n{args.data} on synthetic data")
+        print_folds(summary, settings, load)
+        print(f"(work folder: {work}; report: {os.path.join(settings.output, 'cv_report.html')})")
+        return
+    walls = {}
+    for processes in (1, args.speedup):
+        # its own output (and conversion) per mode, so neither reuses the other's folds
+        run_settings = settings.replace(output=os.path.join(work, f"cv_x{processes}"))
+        started = time.perf_counter()
+        summary = run_cross_validation(run_settings, args.protocol, args.folds, processes)
+        conversion = sum(metadata.execution_seconds(
+            metadata.open_store(run_settings.metadata_path), run_settings.pipeline_name,
+            "MerExampleGen"))
+        walls[processes] = (time.perf_counter() - started - conversion, summary)
+        print(f"\n{processes} fold(s) at a time:")
+        print_folds(summary, run_settings, load)
+    (one, first), (many, second) = walls[1], walls[args.speedup]
+    same = all(first[k] == second[k] for k in ("overall", "per_class", "confusion_matrix"))
+    print(f"\nfolds' wall time net of the conversion: one at a time {one:.0f} s, "
+          f"{args.speedup} at a time {many:.0f} s: speed-up {one / many:.2f}x on "
+          f"{os.cpu_count()} cores; pooled figures equal: {same}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 import tensorflow_model_analysis as tfma
+from google.protobuf.wrappers_pb2 import BoolValue
 
 from mer_tfx.transform.preprocessing import LABEL_KEY
 
@@ -64,7 +65,11 @@ def build_eval_config(class_names, uar_threshold: float, label_feature: str = "l
                               config=json.dumps({"thresholds": [0.0]})),
             *summaries,
             _custom("ArgmaxPerClass", class_names=class_names),
-        ])])
+        ])],
+        # not the model's compiled Keras loss and metrics: nothing reads them, and TFMA
+        # re-loads the model in every combiner that computes them (half the Evaluator's
+        # time; bench/protocols.py prints a fold's components)
+        options=tfma.Options(include_default_metrics=BoolValue(value=False)))
 
 
 def _slice_name(spec) -> str:

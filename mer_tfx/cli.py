@@ -177,7 +177,7 @@ def _ingest(args, beam_args):
     return 0
 
 
-def _add_pipeline_arguments(parser):
+def add_pipeline_arguments(parser):
     """Dataset, output and every pipeline setting but Kubeflow's: shared by run and cv."""
     add_settings(parser, exclude=("kubeflow",), required=("output",))
     add_preset(parser)
@@ -192,25 +192,8 @@ def _add_run(subparsers):
                     "blessed models to OUTPUT/serving_model/, the effective settings to "
                     "OUTPUT/settings.json. Re-running reuses cached components. MER_<SETTING> "
                     "variables set defaults; flags override them. " + BEAM_HELP)
-    _add_pipeline_arguments(parser)
+    add_pipeline_arguments(parser)
     parser.set_defaults(handler=_run)
-
-
-def _add_cv(subparsers):
-    parser = subparsers.add_parser(
-        "cv", help="the field's protocols (LOSO, K subject groups, leave one dataset out), "
-                   "metrics pooled over folds",
-        description="One local pipeline run per fold, all sharing OUTPUT/pipeline_root and "
-                    "OUTPUT/metadata.db, so the frames are converted once; pooled figures from "
-                    "the summed TFMA confusion matrices (overall and per dataset) in "
-                    "OUTPUT/cross_validation.json and OUTPUT/cv_report.html. Re-running "
-                    "resumes from the folds done. " + BEAM_HELP)
-    _add_pipeline_arguments(parser)
-    parser.add_argument("--protocol", choices=("loso", "kfold", "lodo"), default="loso",
-                        help="loso: leave one subject out (default); kfold: --folds K subject "
-                             "groups; lodo: leave one dataset out (several --source)")
-    parser.add_argument("--folds", type=int, default=0, help="K for --protocol kfold")
-    parser.set_defaults(handler=_cv)
 
 
 def _run(args, beam_args):
@@ -227,22 +210,6 @@ def _run(args, beam_args):
     print(json.dumps({"pipeline_root": settings.pipeline_root,
                       "metadata": settings.metadata_path,
                       "serving_model": settings.serving_dir, **outcome}, indent=2))
-    return 0
-
-
-def _cv(args, beam_args):
-    from mer_tfx.protocols.cross_validation import SUMMARY_JSON, run_cross_validation
-
-    settings = settings_from_args(args, beam_args, needs_data=True)
-    if args.print_settings:
-        print(json.dumps(settings.to_dict(), indent=2))
-        return 0
-    protocol = "kfold" if args.folds and args.protocol == "loso" else args.protocol
-    summary = run_cross_validation(settings, protocol, args.folds)
-    print(json.dumps({"protocol": summary["protocol"], "overall": summary["overall"],
-                      "per_dataset": summary["per_dataset"],
-                      "subjects_without_clips": summary.get("subjects_without_clips", {}),
-                      "summary": f"{settings.output}/{SUMMARY_JSON}"}, indent=2))
     return 0
 
 
@@ -336,6 +303,7 @@ class StrictParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from mer_tfx.evaluation.cli import add_report_parser
+    from mer_tfx.protocols.cli import add_cv_parser
     from mer_tfx.spotting.cli import add_spot_parser
 
     parser = StrictParser(prog="mer-tfx", description=__doc__.splitlines()[0])
@@ -348,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ingest(subparsers)
     add_spot_parser(subparsers)
     _add_run(subparsers)
-    _add_cv(subparsers)
+    add_cv_parser(subparsers)
     add_report_parser(subparsers)
     _add_predict(subparsers)
     from mer_tfx.kfp.cli import add_kfp_parser

@@ -53,7 +53,8 @@ class _Quiet(logging.Filter):
         return record.levelno >= logging.WARNING and text not in HARMLESS
 
 
-def setup_logging(verbose: bool = False) -> None:
+def setup_logging(verbose: bool = False, path: str | None = None) -> None:
+    """``path``: log to that file instead of the console (a parallel fold's process)."""
     if verbose:
         # Undo the quiet defaults mer_tfx/__init__.py set, for this process and its workers
         # (TensorFlow is not imported yet: the CLI imports it lazily).
@@ -64,7 +65,7 @@ def setup_logging(verbose: bool = False) -> None:
         warnings.resetwarnings()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S",
-                        force=True)
+                        force=True, **({"filename": path} if path else {}))
     if verbose:
         return
     for handler in logging.getLogger().handlers:

@@ -3,7 +3,10 @@
 Default: the DirectRunner, unless the caller chose a runner. A job reading fewer than
 ``SMALL_JOB_FRAMES`` frames runs in one in-process worker: starting the multi-process
 workers costs seconds that a small job cannot win back (bench/ingest_throughput.py
-measures both); a larger one runs one worker process per core.
+measures both); a larger one runs one worker process per core. The components that run
+once per choice of held-out subjects (SubjectSplit, Transform, Evaluator) read records,
+not frames, and always run in-process (``fold_beam_args``): a cross-validation runs them
+once per fold, and bench/protocols.py measures what multi-process start-up costs there.
 """
 from __future__ import annotations
 
@@ -41,3 +44,12 @@ def frames_to_read(sources) -> int | None:
         log.debug("not counting frames: %s", error)
         return None
     return sum(r.offset - r.onset + 1 for r in rows if isinstance(r, ClipSpec))
+
+
+def fold_beam_args(beam_args) -> list[str]:
+    """Component-level arguments (they override the pipeline's) of the per-fold Beam
+    components: one in-process worker, unless the caller chose a runner or a mode."""
+    if any(a.startswith(("--runner", "--direct_running_mode", "--direct_num_workers"))
+           for a in beam_args or ()):
+        return []
+    return ["--direct_running_mode=in_memory", "--direct_num_workers=1"]

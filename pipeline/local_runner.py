@@ -13,14 +13,16 @@ from mer_tfx.pipeline.configs import PipelineSettings
 from mer_tfx.pipeline.pipeline import create_pipeline
 
 
-def run(settings: PipelineSettings, settings_dir: str | None = None) -> None:
+def run(settings: PipelineSettings, settings_dir: str | None = None,
+        metadata_path: str | None = None) -> None:
     """Runs the pipeline; its effective settings go to settings.json in ``settings_dir``
-    (default: the output folder)."""
+    (default: the output folder), its ML Metadata to ``metadata_path`` (default: the
+    settings' store; a parallel cross-validation gives each fold a store of its own)."""
     settings.write(settings_dir or settings.output)
     tfx.orchestration.LocalDagRunner().run(create_pipeline(
         settings,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            settings.metadata_path)))
+            metadata_path or settings.metadata_path)))
 
 
 if __name__ == "__main__":

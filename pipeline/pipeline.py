@@ -17,7 +17,7 @@ from mer_tfx.components.subject_split import SubjectSplit
 from mer_tfx.evaluation.eval_config import build_eval_config
 from mer_tfx.schemas import SCHEMA_PATH
 
-from .beam_args import default_beam_args, frames_to_read
+from .beam_args import default_beam_args, fold_beam_args, frames_to_read
 from .configs import PipelineSettings
 
 PREPROCESSING_FN = "mer_tfx.transform.preprocessing.preprocessing_fn"
@@ -60,6 +60,9 @@ def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH
     transform = tfx.components.Transform(
         examples=split_examples, schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN, custom_config=custom_config, materialize=False,
+        # TFDV statistics of the transformed frames: nothing reads them, and they cost
+        # more than the analysis itself (StatisticsGen already describes the raw clips)
+        disable_statistics=True,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"]))
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN, examples=split_examples,
@@ -80,19 +83,27 @@ def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(
                 base_directory=f"{settings.serving_dir}/{MODEL_NAME}")))
+    for per_fold in (subject_split, transform, evaluator):
+        per_fold.with_beam_pipeline_args(fold_beam_args(settings.beam_args))
     return [example_gen, subject_split, schema_gen, statistics_gen, example_validator, transform,
             trainer, evaluator, pusher]
+
+
+SHARED_NODES = ("MerExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator")
 
 
 def create_pipeline(settings: PipelineSettings, metadata_connection_config=None,
                     pipeline_root: str | None = None, schema_path: str = SCHEMA_PATH,
                     fingerprint_local_data: bool = True,
-                    conversion_only: bool = False) -> tfx.dsl.Pipeline:
-    """``conversion_only``: MerExampleGen alone, under the same name, root and Beam
-    arguments, hence the same cache key as in the full pipeline (cross-validation converts
-    first to learn which subjects have clips; every fold then reuses that execution)."""
-    components = [create_example_gen(settings, fingerprint_local_data)] if conversion_only \
-        else create_components(settings, schema_path, fingerprint_local_data)
+                    shared_only: bool = False) -> tfx.dsl.Pipeline:
+    """``shared_only``: only the components that do not depend on the held-out subjects
+    (``SHARED_NODES``: the conversion, the schema, statistics and validation of every
+    clip), under the same name, root and Beam arguments, hence the same cache keys as in
+    the full pipeline. A cross-validation runs them first, to learn which subjects have
+    clips; every fold then reuses their executions from the cache."""
+    components = create_components(settings, schema_path, fingerprint_local_data)
+    if shared_only:
+        components = [c for c in components if c.id in SHARED_NODES]
     return tfx.dsl.Pipeline(
         pipeline_name=settings.pipeline_name,
         pipeline_root=pipeline_root or settings.pipeline_root,

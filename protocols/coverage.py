@@ -1,8 +1,9 @@
 """Which subjects and datasets the frame conversion gave clips: folds are built from them.
 
-A cross-validation converts first: MerExampleGen alone, under the full pipeline's name,
-root and Beam arguments (``create_pipeline(conversion_only=True)``), so every fold's run
-reuses that one execution from the cache. Its ingest report (``clips_by_subject`` in
+A cross-validation converts first: MerExampleGen and the other components that do not
+depend on the held-out subjects, under the full pipeline's name, root and Beam arguments
+(``create_pipeline(shared_only=True)``), so every fold's run reuses those executions from
+the cache. Its ingest report (``clips_by_subject`` in
 summary.json, rejects.jsonl) says which annotated subjects have converted clips; only
 those are held out. A subject whose every clip was rejected (a missing folder,
 ``too_many_frames``, an excluded class, ...) is listed with its reject reasons instead of
@@ -82,7 +83,8 @@ def read_rejects(report_dir: str) -> list:
 
 
 def convert(settings) -> str:
-    """Runs the conversion (a cache hit once done) and returns its ingest report folder."""
+    """Runs the conversion and the other fold-independent components (cache hits once
+    done) and returns the conversion's ingest report folder."""
     from tfx import v1 as tfx
 
     from mer_tfx.components.mer_example_gen import INGEST_REPORT_KEY
@@ -90,7 +92,7 @@ def convert(settings) -> str:
     from mer_tfx.pipeline.pipeline import create_pipeline
 
     tfx.orchestration.LocalDagRunner().run(create_pipeline(
-        settings, conversion_only=True,
+        settings, shared_only=True,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             settings.metadata_path)))
     store = metadata.open_store(settings.metadata_path)
