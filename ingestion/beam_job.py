@@ -11,7 +11,6 @@ import dataclasses
 import json
 import logging
 import os
-import zlib
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -20,26 +19,27 @@ from mer_tfx.datasets import Source
 from mer_tfx.errors import UserError
 from mer_tfx.logs import PROGRESS_TAG
 
-from . import fileio, outputs, video
+from . import fileio, outputs, video, worker_process
 from .clips import ClipSpec, Reject
 from .convert import convert_clip
 from .readers import read_sources
+from .shards import plan_shards, shard_count
 from .tables import AnnotationError
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 10
-MIN_SHARDS = 8
-MAX_SHARDS = 64
 DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
 
 
-def runner_args(beam_args: list[str] | None, clips: int) -> list[str]:
+def runner_args(beam_args: list[str] | None, clips: int,
+                partitions: int | None = None) -> list[str]:
     """``beam_args`` with the DaskRunner spelled so Beam finds it.
 
     ``--runner=DaskRunner`` becomes the class path Beam needs, ``--dask_address`` the
     option's real name ``--dask_client_address``, and without ``--dask_npartitions``
-    the clips are cut into one partition per 8 clips, at most 64 (the runner's default
-    of 128 elements per partition would run a small job as one task).
+    the Create is cut into ``partitions`` partitions (the ingestion job: one per shard,
+    so that each task converts one shard), else one per 8 of ``clips``, at most 64 (the
+    runner's default of 128 elements per partition would run a small job as one task).
     """
     args = []
     for arg in beam_args or []:
@@ -50,7 +50,8 @@ def runner_args(beam_args: list[str] | None, clips: int) -> list[str]:
         args.append(arg)
     if f"--runner={DASK_RUNNER}" in args and not any(
             a.startswith(("--dask_npartitions", "--dask_partition_size")) for a in args):
-        args.append(f"--dask_npartitions={max(1, min(64, -(-clips // 8)))}")
+        count = partitions if partitions else min(64, -(-clips // 8))
+        args.append(f"--dask_npartitions={max(1, count)}")
     return args
 
 
@@ -74,7 +75,8 @@ class _ConvertShardFn(beam.DoFn):
     Reject with its dataset); then the file's path.
 
     Converting and writing in one task keeps the record bytes out of every shuffle
-    (only the small specs and outcomes move between workers). The file is written in
+    (only the small specs and outcomes move between workers). ``setup`` prepares the
+    worker process (ingestion/worker_process.py). The file is written in
     ``process`` under a deterministic name, so a retried task rewrites the same file
     (Beam's file sinks finish in ``finish_bundle``, whose output the DaskRunner drops).
     """
@@ -93,6 +95,9 @@ class _ConvertShardFn(beam.DoFn):
         self._rejected = beam.metrics.Metrics.counter("mer_ingest", "clips_rejected")
         self._frames = beam.metrics.Metrics.counter("mer_ingest", "frames_written")
         self._done = 0
+
+    def setup(self):
+        worker_process.prepare()
 
     def process(self, shard_specs):
         import tensorflow as tf
@@ -122,19 +127,6 @@ class _ConvertShardFn(beam.DoFn):
         self._converted.inc()
         self._frames.inc(result.num_frames)
         return dataclasses.replace(result, serialized=b"")
-
-
-def _shard_key(spec: ClipSpec) -> str:
-    """The intervals of one remote video go to one task, which copies it here once
-    (ingestion/video.py); local videos and frame folders spread by clip."""
-    return spec.video if "://" in spec.video else spec.clip_id
-
-
-def shard_count(clips: int) -> int:
-    """Record files (and conversion tasks) of a job: about 32 clips each, but at least
-    MIN_SHARDS so that every worker gets some (at most MAX_SHARDS, never more than
-    there are clips)."""
-    return max(1, min(clips, max(MIN_SHARDS, min(MAX_SHARDS, clips // 32))))
 
 
 class _WriteReportFn(beam.DoFn):
@@ -260,11 +252,12 @@ class IngestClips(beam.PTransform):
     Built from the primitives every runner has, so it runs on Beam's DaskRunner as on
     the DirectRunner, Dataflow or Flink: Create, ParDo, Filter, GroupByKey and Flatten
     only; no tagged outputs and no side inputs (the DaskRunner feeds every tagged
-    output all elements and recomputes upstream per side input), the clips grouped into
-    shards that one ParDo task each converts and writes (Beam's file sinks lose what
-    ``finish_bundle`` emits there, and the record bytes never pass through a shuffle),
-    and a single leaf, the report, that the record files feed (it computes one leaf's
-    graph).
+    output all elements and recomputes upstream per side input), the clips planned
+    into shards of about equal frames before the job (ingestion/shards.py) and created
+    as such, each converted and written by one ParDo task (Beam's file sinks lose what
+    ``finish_bundle`` emits there, the record bytes never pass through a shuffle, and
+    on Dask no shuffle precedes the conversion), and a single leaf, the report, that
+    the record files feed (it computes one leaf's graph).
     """
 
     def __init__(self, rows: list, report_dir: str, records_prefix: str,
@@ -284,10 +277,7 @@ class IngestClips(beam.PTransform):
         specs, early_rejects = split_rows(self._rows)
         shards = shard_count(len(specs))
         outcomes = (pbegin
-                    | "ClipSpecs" >> beam.Create(specs)
-                    | "ByShard" >> beam.Map(
-                        lambda spec: (zlib.crc32(_shard_key(spec).encode()) % shards, spec))
-                    | "Shards" >> beam.GroupByKey()
+                    | "Shards" >> beam.Create(plan_shards(specs, shards))
                     | "ConvertAndWrite" >> beam.ParDo(_ConvertShardFn(
                         self._prefix, self._suffix, shards, self._size, self._face_crop,
                         len(specs), self._options)))
@@ -334,7 +324,8 @@ def run_ingest(sources, out_dir: str, size: int = 128, face_crop: bool = True,
     log.info("%s %s: %d annotation rows, %d to convert, %d rejected by annotation checks",
              PROGRESS_TAG, names, len(rows), len(specs), len(early_rejects))
     _clear_outputs(out_dir)
-    beam_args = runner_args(beam_args, len(specs))
+    beam_args = runner_args(beam_args, len(specs),
+                            partitions=len(plan_shards(specs)))
     pipeline = beam.Pipeline(options=PipelineOptions(beam_args))
     _ = pipeline | "Ingest" >> IngestClips(
         rows, out_dir, fileio.join(out_dir, "records", "clips"), size=size,

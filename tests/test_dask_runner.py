@@ -1,5 +1,5 @@
 """The ingestion job on Beam's DaskRunner against a dask.distributed cluster of 2 worker
-processes: the same records, rejects and summary as the DirectRunner."""
+processes: the same record files, byte for byte, rejects and summary as the DirectRunner."""
 import collections
 import glob
 import json
@@ -12,7 +12,10 @@ from mer_tfx.datasets import Source
 from mer_tfx.ingestion.beam_job import DASK_RUNNER, run_ingest, runner_args
 from mer_tfx.synthetic import generate
 
-pytestmark = pytest.mark.slow
+
+def _record_files(out_dir) -> dict:
+    files = sorted(glob.glob(os.path.join(out_dir, "records", "*.tfrecord.gz")))
+    return {os.path.basename(path): open(path, "rb").read() for path in files}
 
 
 def _outputs(out_dir):
@@ -26,6 +29,7 @@ def _outputs(out_dir):
     return records, rejects, summary
 
 
+@pytest.mark.slow
 def test_dask_runner_writes_what_the_direct_runner_writes(tmp_path):
     from distributed import LocalCluster
 
@@ -33,6 +37,9 @@ def test_dask_runner_writes_what_the_direct_runner_writes(tmp_path):
                     frame_size=96, inject_faults=True, progress=False)
     source = Source("casme2", data.root, data.annotations)
     direct = run_ingest(source, str(tmp_path / "direct"), size=48)
+    direct_2 = run_ingest(source, str(tmp_path / "direct_2"), size=48,
+                          beam_args=["--direct_running_mode=multi_processing",
+                                     "--direct_num_workers=2"])
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster:
         dask = run_ingest(source, str(tmp_path / "dask"), size=48,
@@ -42,13 +49,17 @@ def test_dask_runner_writes_what_the_direct_runner_writes(tmp_path):
         computed = sum(p.all_durations.get("compute", 0.0)
                        for p in cluster.scheduler.task_prefixes.values())
         assert computed > 0
-    assert dask == direct
+    assert dask == direct == direct_2
     assert direct["rejected"] == len(data.expected_rejects) > 0
     direct_records, direct_rejects, _ = _outputs(tmp_path / "direct")
     dask_records, dask_rejects, _ = _outputs(tmp_path / "dask")
     assert sum(direct_records.values()) == direct["converted"]
     assert dask_records == direct_records  # the same multiset of serialized examples
     assert dask_rejects == direct_rejects
+    # the same shards: the same files, byte for byte
+    assert _record_files(tmp_path / "dask") == _record_files(tmp_path / "direct") == \
+        _record_files(tmp_path / "direct_2")
+    assert len(_record_files(tmp_path / "direct")) == direct["record_files"] > 1
 
 
 def test_runner_flags_are_spelled_for_beam():
@@ -56,3 +67,8 @@ def test_runner_flags_are_spelled_for_beam():
     assert args == [f"--runner={DASK_RUNNER}", "--dask_client_address=tcp://h:8786",
                     "--dask_npartitions=13"]
     assert runner_args(["--direct_num_workers=2"], clips=5) == ["--direct_num_workers=2"]
+    # the ingestion job: one partition per shard, so that each task converts one shard
+    assert runner_args(["--runner=DaskRunner"], clips=480, partitions=16)[-1] == \
+        "--dask_npartitions=16"
+    assert runner_args(["--runner=DaskRunner", "--dask_npartitions=3"], clips=480,
+                       partitions=16)[-1] == "--dask_npartitions=3"

@@ -1,0 +1,44 @@
+"""Shards of an ingestion job: planned before the job, of about equal frames."""
+import random
+
+from mer_tfx.ingestion.clips import ClipSpec
+from mer_tfx.ingestion.shards import MAX_SHARDS, plan_shards, shard_count
+
+
+def _spec(index: int, frames: int, video: str = "") -> ClipSpec:
+    return ClipSpec(row=index + 2, dataset="casme2", subject=f"sub{index % 7:02d}",
+                    clip=f"EP{index:03d}", clip_dir=f"/data/EP{index:03d}", label="others",
+                    onset=10, apex=10 + frames // 2, offset=10 + frames - 1, fps=200.0,
+                    video=video)
+
+
+def test_shard_count_is_a_multiple_of_eight_up_to_the_cap_and_never_above_the_clips():
+    assert [shard_count(n) for n in (0, 1, 5, 8, 100, 480, 600, 5000)] == \
+        [1, 1, 5, 8, 8, 16, 24, MAX_SHARDS]
+
+
+def test_shards_hold_about_equal_frames_and_every_clip_once():
+    rng = random.Random(3)
+    specs = [_spec(i, rng.randint(8, 60)) for i in range(480)]
+    planned = plan_shards(specs)
+    assert [index for index, _ in planned] == list(range(16))
+    assert sorted(s.clip_id for _, group in planned for s in group) == \
+        sorted(s.clip_id for s in specs)
+    frames = [sum(s.offset - s.onset + 1 for s in group) for _, group in planned]
+    assert max(frames) - min(frames) <= 60  # within one clip of each other
+
+
+def test_the_plan_depends_on_the_clips_not_their_order():
+    specs = [_spec(i, 10 + i % 13) for i in range(100)]
+    shuffled = list(specs)
+    random.Random(0).shuffle(shuffled)
+    as_sets = lambda plan: [(i, sorted(s.clip_id for s in g)) for i, g in plan]  # noqa: E731
+    assert as_sets(plan_shards(specs)) == as_sets(plan_shards(shuffled))
+
+
+def test_intervals_of_one_remote_video_share_a_shard_and_empty_shards_are_left_out():
+    specs = [_spec(i, 20, video=f"gs://b/v{i % 3}.mp4") for i in range(12)]
+    planned = plan_shards(specs)
+    assert len(planned) == 3  # 3 videos for 8 shards
+    for _, group in planned:
+        assert len({s.video for s in group}) == 1
