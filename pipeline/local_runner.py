@@ -14,13 +14,14 @@ from mer_tfx.pipeline.pipeline import create_pipeline
 
 
 def run(settings: PipelineSettings, settings_dir: str | None = None,
-        metadata_path: str | None = None) -> None:
+        metadata_path: str | None = None, pipeline_root: str | None = None) -> None:
     """Runs the pipeline; its effective settings go to settings.json in ``settings_dir``
-    (default: the output folder), its ML Metadata to ``metadata_path`` (default: the
-    settings' store; a parallel cross-validation gives each fold a store of its own)."""
+    (default: the output folder), its ML Metadata to ``metadata_path`` and its new
+    artifacts under ``pipeline_root`` (defaults: the settings' store and root; a parallel
+    cross-validation gives each fold both of its own)."""
     settings.write(settings_dir or settings.output)
     tfx.orchestration.LocalDagRunner().run(create_pipeline(
-        settings,
+        settings, pipeline_root=pipeline_root,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             metadata_path or settings.metadata_path)))
 

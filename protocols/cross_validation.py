@@ -17,9 +17,12 @@ the cache.
 Folds run one after another in this process, sharing ``CV/metadata.db``; with
 ``parallel_folds`` N > 1, N processes run them, each fold with its own ML Metadata store
 (``CV/fold-KK/metadata.db``, a copy of the shared store taken after the shared
-components ran, so the fold reuses them) and log (``CV/fold-KK/fold.log``): SQLite
-stores are not written by several processes at once. ``cross_validation.json`` names each
-fold's store and run id, which ``mer-tfx report --metadata`` takes.
+components ran, so the fold reuses them from the cache), its own pipeline root for what
+it executes (``CV/fold-KK/pipeline_root``: stores copied from one history number their
+executions alike, and TFX names output folders by execution id) and its log
+(``CV/fold-KK/fold.log``). SQLite stores are not written by several processes at once.
+``cross_validation.json`` names each fold's store and run id; ``mer-tfx report
+--pipeline-root CV/fold-KK/pipeline_root`` reads one parallel fold.
 """
 from __future__ import annotations
 
@@ -97,17 +100,18 @@ def _fold_result(settings: PipelineSettings, index: int, held_out: list, seconds
 
 
 def _run_fold(settings: PipelineSettings, index: int, held_out: list,
-              metadata_path: str | None = None) -> dict:
+              metadata_path: str | None = None, pipeline_root: str | None = None) -> dict:
     from mer_tfx.pipeline.local_runner import run
 
     fold = fold_settings(settings, index, held_out)
     started = time.perf_counter()
-    run(fold, settings_dir=fold_dir(settings.output, index), metadata_path=metadata_path)
+    run(fold, settings_dir=fold_dir(settings.output, index), metadata_path=metadata_path,
+        pipeline_root=pipeline_root)
     return _fold_result(fold, index, held_out, time.perf_counter() - started, metadata_path)
 
 
 def _fold_process(values: dict, index: int, held_out: list, verbose: bool) -> dict:
-    """A parallel fold, in a process of its own: its own store, its log in its folder."""
+    """A parallel fold, in a process of its own: its own store, root and log."""
     from mer_tfx.logs import setup_logging
 
     settings = PipelineSettings.from_dict(values)
@@ -116,7 +120,7 @@ def _fold_process(values: dict, index: int, held_out: list, verbose: bool) -> di
     store = os.path.join(folder, METADATA_FILE)
     if not os.path.exists(store):  # a resumed CV keeps the fold's store, hence its cache
         shutil.copyfile(settings.metadata_path, store)
-    return _run_fold(settings, index, held_out, store)
+    return _run_fold(settings, index, held_out, store, os.path.join(folder, "pipeline_root"))
 
 
 def _run_sequential(settings: PipelineSettings, groups: list) -> list:
