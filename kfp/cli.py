@@ -33,24 +33,29 @@ example:
 """
 
 
-def _add_connection_options(parser) -> None:
-    parser.add_argument("--host", required=True,
+def add_cluster_options(parser, host_required: bool = True) -> None:
+    """Where and as whom runs are submitted: shared by ``kfp schedule|run`` and ``cv``."""
+    parser.add_argument("--host", required=host_required,
                         help="KFP endpoint, e.g. https://HOST/pipeline or http://localhost:8080")
-    parser.add_argument("--package", required=True, help="compiled pipeline.yaml")
     parser.add_argument("--experiment", default=PIPELINE_NAME,
                         help=f"experiment name (created if missing; default {PIPELINE_NAME})")
-    parser.add_argument("--pipeline-name", default=PIPELINE_NAME,
-                        help="pipeline to upload to; an existing one gets a new version")
-    parser.add_argument("--version-name", help="pipeline version name (default: name, UTC "
-                                               "time and package hash)")
     parser.add_argument("--namespace", help="Kubernetes namespace (multi-user Kubeflow)")
     parser.add_argument("--token", default=os.environ.get("KFP_TOKEN"),
                         help="bearer token for the KFP API (default: $KFP_TOKEN), e.g. a "
                              "service-account token: kubectl create token SA -n NS "
                              "--audience pipelines.kubeflow.org")
+    parser.add_argument("--service-account", help="Kubernetes service account of the run pods")
+
+
+def _add_connection_options(parser) -> None:
+    add_cluster_options(parser)
+    parser.add_argument("--package", required=True, help="compiled pipeline.yaml")
+    parser.add_argument("--pipeline-name", default=PIPELINE_NAME,
+                        help="pipeline to upload to; an existing one gets a new version")
+    parser.add_argument("--version-name", help="pipeline version name (default: name, UTC "
+                                               "time and package hash)")
     parser.add_argument("--pipeline-root", help="override the package's pipeline root for "
                                                 "these runs (gs://... or s3://...)")
-    parser.add_argument("--service-account", help="Kubernetes service account of the run pods")
 
 
 def add_kfp_parser(subparsers) -> argparse.ArgumentParser:
@@ -145,20 +150,28 @@ def compile_settings(args, beam_args):
     return settings.replace(output=settings.output.rstrip("/"))
 
 
-def _compile(args, beam_args) -> int:
+def package_settings(settings, local: bool = False):
+    """The settings a package records: with ``local``, absolute local paths (data, output,
+    pipeline root) for ``mer-tfx kfp replay``."""
     from mer_tfx.kfp import compiler
 
-    settings = compile_settings(args, beam_args)
-    if args.local:  # absolute paths in the package, its settings.json and the summary
-        settings = compiler.localized_settings(settings)
-        if settings.kubeflow.pipeline_root and "://" not in settings.kubeflow.pipeline_root:
-            settings = settings.replace(**{"kubeflow.pipeline_root": os.path.abspath(
-                settings.kubeflow.pipeline_root)})
-    if args.print_settings:
-        print(json.dumps(settings.to_dict(), indent=2))
-        return 0
+    if not local:
+        return settings
+    settings = compiler.localized_settings(settings)
+    pipeline_root = settings.kubeflow.pipeline_root
+    if pipeline_root and "://" not in pipeline_root:
+        settings = settings.replace(**{"kubeflow.pipeline_root": os.path.abspath(pipeline_root)})
+    return settings
+
+
+def compile_package(settings, out: str, local: bool = False,
+                    job_json: str | None = None) -> dict:
+    """``settings`` (from ``package_settings``) compiled into ``out`` with their Kubeflow
+    options, and ``<package>.settings.json`` beside it; what was written, as a dict."""
+    from mer_tfx.kfp import compiler
+
     kube = settings.kubeflow
-    if args.local and not kube.image:
+    if local and not kube.image:
         kube = dataclasses.replace(kube, image=LOCAL_IMAGE)
     if not kube.image:
         raise UserError("give --image REGISTRY/mer-tfx:TAG (the image built from the "
@@ -166,18 +179,25 @@ def _compile(args, beam_args) -> int:
     pipeline_root = kube.pipeline_root or settings.pipeline_root
     schema = {"schema_path": kube.schema_path} if kube.schema_path else {}
     path = compiler.compile_pipeline(
-        settings, args.out, kube.image, pipeline_root,
+        settings, out, kube.image, pipeline_root,
         gpus=kube.gpus, accelerator=kube.accelerator, cpu_limit=kube.cpu_limit,
         memory_limit=kube.memory_limit,
         node_selector=list(kube.node_selector), tolerations=list(kube.toleration),
         beam_args=list(settings.beam_args) or None, transform_gpus=kube.transform_gpus,
         pvc_mounts=list(kube.pvc), cache_ingestion=kube.cache_ingestion,
-        job_json_path=args.job_json, local=args.local, **schema)
+        job_json_path=job_json, local=local, **schema)
     settings_path = settings.write(os.path.dirname(os.path.abspath(path)),
                                    os.path.splitext(os.path.basename(path))[0] + ".settings.json")
-    print(json.dumps({"package": path, "settings": settings_path, "image": kube.image,
-                      "pipeline_root": pipeline_root,
-                      "serving_dir": settings.serving_dir}, indent=2))
+    return {"package": path, "settings": settings_path, "image": kube.image,
+            "pipeline_root": pipeline_root, "serving_dir": settings.serving_dir}
+
+
+def _compile(args, beam_args) -> int:
+    settings = package_settings(compile_settings(args, beam_args), args.local)
+    if args.print_settings:
+        print(json.dumps(settings.to_dict(), indent=2))
+        return 0
+    print(json.dumps(compile_package(settings, args.out, args.local, args.job_json), indent=2))
     return 0
 
 
