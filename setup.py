@@ -39,6 +39,7 @@ setup(
         "dask[distributed]",
         # face landmarks (ingestion/landmarks.py): MTCNN on TensorFlow, weights in the wheel
         "mtcnn",
+        "threadpoolctl",  # one BLAS thread for ONet's small products (scikit-learn's too)
     ],
     extras_require={"test": ["pytest"]},
     entry_points={"console_scripts": ["mer-tfx=mer_tfx.cli:main"]},

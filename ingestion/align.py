@@ -20,7 +20,7 @@ import numpy as np
 
 from .apex import global_shift
 from .frames import crop_resize, face_box
-from .landmarks import eye_roll_degrees, find_landmarks, transformed
+from .landmarks import find_landmarks, transformed
 
 ALIGN_MODES = ("eyes", "box")
 # Eye centres of the aligned crop, as fractions of its side (x, y); image-left eye
@@ -30,8 +30,6 @@ TEMPLATE_EYES = ((0.35, 0.40), (0.65, 0.40))
 # Where registration shows the head moved by more than this fraction of the crop side
 # from the onset, the landmarks are found again on that frame (ingestion/convert.py).
 REFIND_SHIFT = 0.03
-# A first eye line rolled more than this (degrees) is found again on the levelled face.
-LEVEL_AGAIN = 5.0
 FALLBACK_REPAIR = "landmarks_not_found_box"
 
 
@@ -118,8 +116,6 @@ def plan_crop(onset: np.ndarray, size: int, face_crop: bool = True,
     box = face_box(onset)
     points = find_landmarks(onset, box)
     if align == "eyes" and points is not None:
-        if abs(eye_roll_degrees(points)) > LEVEL_AGAIN:
-            points = _found_level(onset, points, size)
         matrix = eye_matrix(points, size)
         return FaceCrop(size, box, matrix, transformed(points, matrix), "eyes")
     kind = "box" if box is not None else "frame"
@@ -127,17 +123,6 @@ def plan_crop(onset: np.ndarray, size: int, face_crop: bool = True,
                    if points is not None else None)
     repairs = (FALLBACK_REPAIR,) if align == "eyes" and box is not None else ()
     return FaceCrop(size, box, None, crop_points, kind, repairs)
-
-
-def _found_level(onset: np.ndarray, points: np.ndarray, size: int) -> np.ndarray:
-    """The points found again on the face levelled by a first alignment, in frame
-    pixels (the first ones if that misses): MTCNN, trained on mostly upright faces,
-    places the eyes of a strongly rolled face less well."""
-    matrix = eye_matrix(points, size)
-    again = find_landmarks(warp(onset, matrix, size), (0, 0, size, size))
-    if again is None:
-        return points
-    return transformed(again, cv2.invertAffineTransform(matrix))
 
 
 def _blurred(frame: np.ndarray) -> np.ndarray:

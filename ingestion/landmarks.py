@@ -7,16 +7,17 @@ over dlib's shape predictors (137 MB of wheels and data, a non-commercial 68-poi
 model) and mediapipe 0.10.21 (needs protobuf >= 4.25, the TFX 1.16 stack pins 3.20):
 nothing comes from a model hub.
 
-Where the Haar box is known (ingestion/frames.py), only MTCNN's last network (ONet)
-runs, on that box: ~5 ms, with sub-pixel points. Without a box the whole cascade
-searches the frame first (~60-100 ms on 2 cores).
+Where the Haar box is known (ingestion/frames.py), only MTCNN's last network (ONet,
+in NumPy: ingestion/onet.py) runs, twice, on that box: ~2-4 ms, with sub-pixel points.
+Without a box the whole cascade (TensorFlow) searches the frame first (~60-100 ms on 2
+cores). The eye points are then refined to the iris centres (ingestion/irises.py):
+MTCNN's eye line can be a few degrees off, which alignment would keep as roll.
 
 Points are (x, y) pixels, in the order of ``POINTS``; "left"/"right" are as seen in
 the image (smaller x first), not the subject's own sides.
 """
 from __future__ import annotations
 
-import atexit
 import functools
 import threading
 
@@ -24,12 +25,14 @@ import cv2
 import numpy as np
 
 from .frames import DETECT_SIDE, downscaled
+from .irises import iris_centres
+from .onet import PATCH, one_blas_thread, onet
 
 POINTS = ("eye_left", "eye_right", "nose", "mouth_left", "mouth_right")
 # Without a box the frame is searched at this shorter side (as the Haar search):
 # ONet reads 48 x 48 faces, so a larger copy adds cost, not precision.
 MIN_CONFIDENCE = 0.9  # ONet's face score below which the points are not trusted
-_LOCK = threading.Lock()  # one detector per process; Beam may call from threads
+_LOCK = threading.Lock()  # one full-search detector per process; Beam may use threads
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,27 +43,16 @@ def _detector():
     return MTCNN(device="CPU:0")
 
 
-@functools.lru_cache(maxsize=1)
-def _onet():
-    """ONet (48 x 48 face -> box offsets, 5 points, face score) as one traced
-    function: ~3 ms a call instead of ~20 ms eagerly."""
-    import tensorflow as tf
-
-    return tf.function(_detector().get_stage(stage_id=3)._model, reduce_retracing=True)
-
-
-atexit.register(_onet.cache_clear)  # freed while TensorFlow is still there to free it
-
-
 def _patch(gray: np.ndarray, box) -> np.ndarray:
     """ONet's input for box (x1, y1, x2, y2), sampled as MTCNN's crop_and_resize
     samples it (the corners on the box's end pixels), scaled to [-1, 1]."""
     x1, y1, x2, y2 = box
-    matrix = np.float32([[(x2 - x1) / 47.0, 0, x1], [0, (y2 - y1) / 47.0, y1]])
-    patch = cv2.warpAffine(gray.astype(np.float32), matrix, (48, 48),
+    side = PATCH - 1.0
+    matrix = np.float32([[(x2 - x1) / side, 0, x1], [0, (y2 - y1) / side, y1]])
+    patch = cv2.warpAffine(gray.astype(np.float32), matrix, (PATCH, PATCH),
                            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_CONSTANT)
-    return np.repeat(((patch - 127.5) / 128.0)[None, :, :, None], 3, axis=3)
+    return (patch - 127.5) / 128.0
 
 
 def _square(box) -> tuple:
@@ -84,14 +76,15 @@ def refine_on_box(gray: np.ndarray, box) -> tuple[np.ndarray, float]:
     moves the box to where ONet puts the face, a second reads the points there."""
     x, y, w, h = box
     current = _square((x, y, x + w - 1, y + h - 1))
-    for _ in range(2):
-        offsets, marks, scores = (np.asarray(t)[0] for t in _onet()(_patch(gray, current)))
-        x1, y1, x2, y2 = current
-        width, height = x2 - x1 + 1, y2 - y1 + 1
-        points = np.stack([width * marks[:5] + x1 - 1, height * marks[5:] + y1 - 1], axis=1)
-        current = _square((x1 + offsets[0] * width, y1 + offsets[1] * height,
-                           x2 + offsets[2] * width, y2 + offsets[3] * height))
-    return _image_order(points), float(scores[-1])
+    with one_blas_thread():
+        for _ in range(2):
+            offsets, marks, score = onet(_patch(gray, current))
+            x1, y1, x2, y2 = current
+            width, height = x2 - x1 + 1, y2 - y1 + 1
+            points = np.stack([width * marks[:5] + x1 - 1, height * marks[5:] + y1 - 1], axis=1)
+            current = _square((x1 + offsets[0] * width, y1 + offsets[1] * height,
+                               x2 + offsets[2] * width, y2 + offsets[3] * height))
+    return _image_order(points), score
 
 
 def _full_search(gray: np.ndarray, detect_side: int | None):
@@ -111,19 +104,23 @@ def _full_search(gray: np.ndarray, detect_side: int | None):
 def find_landmarks(gray: np.ndarray, box=None, detect_side: int | None = DETECT_SIDE
                    ) -> np.ndarray | None:
     """The (5, 2) float32 points of the face in ``gray`` (uint8, frame pixels), or None
-    when no face has them (a profile, a hand over the face, no face at all).
+    when no face has them (a profile, a hand over the face, no face at all). The eyes
+    are the iris centres where ingestion/irises.py finds them, else MTCNN's points.
 
     ``box`` (x, y, w, h), e.g. the onset frame's Haar box, says where to read them;
     without it the full cascade looks for the face first.
     """
-    with _LOCK:
-        if box is None:
+    if box is None:
+        with _LOCK:
             box = _full_search(gray, detect_side)
-            if box is None:
-                return None
-        points, score = refine_on_box(gray, box)
+        if box is None:
+            return None
+    points, score = refine_on_box(gray, box)
     if score < MIN_CONFIDENCE:
         return None
+    irises = iris_centres(gray, points[:2])
+    if irises is not None:
+        points[:2] = irises
     return points
 
 

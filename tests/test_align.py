@@ -35,41 +35,32 @@ def _posed(photo, points, angle, scale):
 
 
 def test_eyes_alignment_levels_rolled_faces_and_puts_the_eyes_on_the_template(upright):
-    """Known roll in (-15..15 degrees, two face sizes), < 1 degree out: the crop of the
-    rolled face is as level as the crop of the same face unrolled (median over the
-    angles; MTCNN's spread leaves up to 2), and the true eyes sit on the documented
-    template (< 2% of the side). The eye line MTCNN sees on this face (glasses) is ~2
-    degrees off the hand-annotated one whatever the roll: a bias of the detector on
-    one face, which the unrolled reference carries too (README, bench/align.py)."""
+    """Known roll in (-15..15 degrees, two face sizes), < 1 degree out: the hand-annotated
+    eyes, carried into the crop by the clip's transform, lie level (the detector is not
+    graded by itself) and on the documented template (< 2% of the side)."""
     for scale in (0.5, 0.65):
-        def crop_roll(angle):
+        rolled_in, residual, errors = [], [], []
+        for angle in (-15.0, -10.0, -5.0, 0.0, 5.0, 10.0, 15.0):
             frame, true_points = _posed(*upright, angle, scale)
             plan = align.plan_crop(frame, SIZE, align="eyes")
             assert plan.alignment == "eyes" and not plan.repairs
             out = landmarks.transformed(true_points, plan.matrix)
-            error = np.linalg.norm(out - align.template_eyes(SIZE), axis=1).max()
-            return landmarks.eye_roll_degrees(out), error, landmarks.eye_roll_degrees(true_points)
-
-        level_roll, level_error, _ = crop_roll(0.0)
-        residual, errors, rolled_in = [], [level_error], []
-        for angle in (-15.0, -10.0, -5.0, 5.0, 10.0, 15.0):
-            roll, error, given = crop_roll(angle)
-            residual.append(abs(roll - level_roll))
-            errors.append(error)
-            rolled_in.append(abs(given))
-        print(f"scale {scale}: rolled in {np.round(rolled_in, 1)}, out vs unrolled "
-              f"{np.round(residual, 2)} deg, eye error {np.round(errors, 2)} px")
-        assert min(rolled_in) > 3.0  # what the box crop keeps
-        assert np.median(residual) < 1.0 and max(residual) < 2.0
-        assert np.median(errors) < 0.02 * SIZE and max(errors) < 0.03 * SIZE
+            rolled_in.append(abs(landmarks.eye_roll_degrees(true_points)))
+            residual.append(abs(landmarks.eye_roll_degrees(out)))
+            errors.append(np.linalg.norm(out - align.template_eyes(SIZE), axis=1).max())
+        print(f"scale {scale}: rolled in {np.round(rolled_in, 1)}, out {np.round(residual, 2)}"
+              f" deg, eye error {np.round(errors, 2)} px")
+        assert sorted(rolled_in)[1] > 3.0  # what the box crop keeps
+        assert max(residual) < 1.0
+        assert max(errors) < 0.02 * SIZE
 
 
 def test_a_crop_of_an_aligned_face_shows_its_eyes_on_the_template(upright):
     frame, _ = _posed(*upright, 12.0, 0.6)
     plan = align.plan_crop(frame, SIZE, align="eyes")
     again = landmarks.find_landmarks(plan.apply(frame), (0, 0, SIZE, SIZE))
-    # found again in the crop's pixels (the detector's own spread is about a degree)
-    assert abs(landmarks.eye_roll_degrees(again)) < 2.0
+    # found again in the crop's pixels: level (the irises; MTCNN's points alone: ~2 deg)
+    assert abs(landmarks.eye_roll_degrees(again)) < 1.0
     assert np.abs(again[:2] - align.template_eyes(SIZE)).max() < 0.02 * SIZE
 
 
