@@ -18,8 +18,15 @@ With ``--roll R --scale-jitter S`` the heads are also rolled per clip and the fa
 sized and placed differently per subject (as real recordings are); ``--align`` chooses
 the crop (eyes alignment, the default, or the Haar box).
 
+``--hard`` makes the clips as hard as real ones: each class's motion scaled down to at
+or below the head jitter (``--motion-scale``, of the generator's photo amplitude; the
+printed line states the px in the 128-px crop), and every frame of the photo varied as
+a real recording varies, independently of the class (``natural_variation``: a slow
+smooth change of the lighting of up to ~3% and a smooth non-rigid shimmer of the skin of
+~0.25 frame px, both AR(1) from frame to frame).
+
     python bench/real_texture.py [--subjects 8] [--seeds 3] [--models motion_cnn_tcn,ststnet]
-        [--roll 8 --scale-jitter 0.15] [--align {eyes,box}]
+        [--roll 8 --scale-jitter 0.15] [--align {eyes,box}] [--hard [--motion-scale 0.15]]
 """
 from __future__ import annotations
 
@@ -49,11 +56,15 @@ from mer_tfx.ingestion.apex import registered  # noqa: E402
 from mer_tfx.ingestion.beam_job import run_ingest  # noqa: E402
 from mer_tfx.ingestion.flow import FLOW_ALGORITHMS  # noqa: E402
 from mer_tfx.pipeline.configs import PipelineSettings  # noqa: E402
-from mer_tfx.synthetic import generate  # noqa: E402
+from mer_tfx.synthetic import generate, photo_faces  # noqa: E402
+from mer_tfx.synthetic.motion import AMPLITUDE_PX  # noqa: E402
 
 CASME2_BALANCE = {"others": 99, "disgust": 63, "happiness": 32, "repression": 27,
                   "surprise": 25}
 BASELINE_SIZE = 16
+# --hard: per-frame lighting gain (fraction) and skin shimmer (frame px), both at most
+LIGHT = 0.03
+SHIMMER_PX = 0.25
 
 
 def balanced_rows(clips, total: int, seed: int) -> list:
@@ -75,6 +86,34 @@ def write_csv(rows, path, fps):
         for c in rows:
             writer.writerow([c["subject"], c["clip"], c["onset"], c["true_apex"], c["offset"],
                              c["label"], fps])
+
+
+def _smooth_field(rng, shape, cells: int = 4) -> np.ndarray:
+    """A smooth random field (-1..1) over ``shape``, from a cells x cells grid."""
+    coarse = rng.uniform(-1, 1, (cells, cells)).astype(np.float32)
+    return cv2.resize(coarse, shape[::-1], interpolation=cv2.INTER_CUBIC)
+
+
+def natural_variation(clip_dir: str, seed: int, light: float = LIGHT,
+                      shimmer_px: float = SHIMMER_PX) -> None:
+    """Rewrite the frames of one clip folder with a real recording's frame-to-frame
+    variation that says nothing of the class: a smooth lighting gain field (up to
+    about ``light``) and a smooth displacement field (up to about ``shimmer_px``), each
+    an AR(1) process over the frames with the fresh field's variance."""
+    names = sorted(n for n in os.listdir(clip_dir) if n.endswith(".png"))
+    rng = np.random.default_rng(seed)
+    gain = warp = None
+    for name in names:
+        path = os.path.join(clip_dir, name)
+        frame = cv2.imread(path, cv2.IMREAD_GRAYSCALE).astype(np.float32)
+        fresh_gain = _smooth_field(rng, frame.shape) * light
+        fresh_warp = np.stack([_smooth_field(rng, frame.shape) for _ in range(2)]) * shimmer_px
+        gain = fresh_gain if gain is None else 0.8 * gain + 0.6 * fresh_gain
+        warp = fresh_warp if warp is None else 0.8 * warp + 0.6 * fresh_warp
+        y, x = np.mgrid[0:frame.shape[0], 0:frame.shape[1]].astype(np.float32)
+        moved = cv2.remap(frame, x + warp[0], y + warp[1], cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REFLECT)
+        cv2.imwrite(path, np.clip(np.rint(moved * (1 + gain)), 0, 255).astype(np.uint8))
 
 
 def registered_difference(record: bytes) -> np.ndarray:
@@ -130,8 +169,15 @@ def main(argv=None):
                         help="face size/place variation between subjects")
     parser.add_argument("--align", choices=ALIGN_MODES, default="eyes",
                         help="the face crop of ingestion (the product's default: eyes)")
+    parser.add_argument("--hard", action="store_true",
+                        help="motion at or below the head jitter, per-frame natural variation")
+    parser.add_argument("--motion-scale", type=float, default=0.15,
+                        help="with --hard: the photo motion's scale (the generator's: "
+                        f"{photo_faces.MOTION_SCALE})")
     parser.add_argument("--work", help="folder for the data and the records")
     args = parser.parse_args(argv)
+    if args.hard:  # read by the renderer at every frame, in this process
+        photo_faces.MOTION_SCALE = args.motion_scale
     tf.get_logger().setLevel("ERROR")  # retracing notes: every fold builds new models
     work = args.work or tempfile.mkdtemp(prefix="mer_bench_texture_")
     per_class = -(-max(CASME2_BALANCE.values()) * args.clips
@@ -140,6 +186,9 @@ def main(argv=None):
                      clips_per_class=per_class, seed=0, face="photo", jitter=args.jitter,
                      roll=args.roll, scale_jitter=args.scale_jitter, progress=False)
     rows = balanced_rows(synth.clips, args.clips, seed=0)
+    if args.hard:
+        for index, row in enumerate(rows):
+            natural_variation(os.path.join(synth.root, row["subject"], row["clip"]), index)
     annotations = os.path.join(work, "balanced.csv")
     write_csv(rows, annotations, synth.fps)
     started = time.perf_counter()
@@ -171,6 +220,15 @@ def main(argv=None):
     seconds = time.perf_counter() - started
 
     counts = {label: sum(1 for r in rows if r["label"] == label) for label in CASME2_BALANCE}
+    if args.hard:
+        # frame px -> px of the 128-px eyes crop, whose eyes are 0.3 of its side apart
+        to_crop = float(np.mean([128 * 0.30 / np.hypot(*np.subtract(*r["true_eyes"]))
+                                 for r in rows]))
+        amplitude = [a * photo_faces.MOTION_SCALE * to_crop for a in AMPLITUDE_PX]
+        print(f"hard: class motion {amplitude[0]:.2f}-{amplitude[1]:.2f} px peak in the "
+              f"128-px crop, head jitter up to {args.jitter * to_crop:.2f} px (sd ~"
+              f"{0.25 * args.jitter * to_crop:.2f}); per-frame lighting (up to {LIGHT:.0%}) "
+              f"and skin shimmer (up to {SHIMMER_PX} frame px)")
     print(f"\nreal-texture photo clips, head jitter x{args.jitter}, roll +-{args.roll} deg, "
           f"scale jitter {args.scale_jitter}, --align {args.align}, crops "
           f"{'registered' if args.register else 'not registered'} in ingestion, "
