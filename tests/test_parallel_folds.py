@@ -47,7 +47,7 @@ def test_parallel_folds_equal_the_sequential_run(tmp_path):
         assert os.listdir(os.path.join(folder, "pipeline_root", "Trainer", "model"))
         # and the report finds the fold's run there, with its store beside it
         found = find_run(os.path.join(folder, "pipeline_root"), settings.pipeline_name)
-        assert found.run_id == fold["run_id"]
+        assert found.run == fold["run_id"]
         assert list(found.eval_subjects) == fold["eval_subjects"]
 
     # a re-run resumes from each fold's store: the same figures, nothing trained again
