@@ -177,8 +177,8 @@ def _ingest(args, beam_args):
     return 0
 
 
-def add_pipeline_arguments(parser):
-    """Dataset, output and every pipeline setting but Kubeflow's: shared by run and cv."""
+def _add_pipeline_arguments(parser):
+    """Dataset, output and every pipeline setting but Kubeflow's (mer-tfx run)."""
     add_settings(parser, exclude=("kubeflow",), required=("output",))
     add_preset(parser)
     add_beam_arg(parser)
@@ -192,7 +192,7 @@ def _add_run(subparsers):
                     "blessed models to OUTPUT/serving_model/, the effective settings to "
                     "OUTPUT/settings.json. Re-running reuses cached components. MER_<SETTING> "
                     "variables set defaults; flags override them. " + BEAM_HELP)
-    add_pipeline_arguments(parser)
+    _add_pipeline_arguments(parser)
     parser.set_defaults(handler=_run)
 
 
