@@ -188,6 +188,8 @@ def main(argv=None):
                 _dask_run(source, small, work, args.size, specs, loop_fps)
             else:
                 run_job(*jobs[run], source, small, work, args.size, loop_fps)
+        print("(start-up: the wall time of the same job on 2 clips, the second of two such "
+              "runs just before the job; cold: the first)")
         print(f"(small jobs run in-process below {SMALL_JOB_FRAMES} frames: "
               f"pipeline/beam_args.py)")
     finally:

@@ -14,14 +14,14 @@ def _spec(index: int, frames: int, video: str = "") -> ClipSpec:
 
 def test_shard_count_is_a_multiple_of_eight_up_to_the_cap_and_never_above_the_clips():
     assert [shard_count(n) for n in (0, 1, 5, 8, 100, 480, 600, 5000)] == \
-        [1, 1, 5, 8, 8, 16, 24, MAX_SHARDS]
+        [1, 1, 5, 8, 8, 32, 40, MAX_SHARDS]
 
 
 def test_shards_hold_about_equal_frames_and_every_clip_once():
     rng = random.Random(3)
     specs = [_spec(i, rng.randint(8, 60)) for i in range(480)]
     planned = plan_shards(specs)
-    assert [index for index, _ in planned] == list(range(16))
+    assert [index for index, _ in planned] == list(range(32))
     assert sorted(s.clip_id for _, group in planned for s in group) == \
         sorted(s.clip_id for s in specs)
     frames = [sum(s.offset - s.onset + 1 for s in group) for _, group in planned]
