@@ -12,7 +12,7 @@ off) of clips at the same frame size, both in one in-process worker. With a mode
 (UF1, UAR, STRS) of the default run.
 
     python bench/spotting.py [--frame-size 640] [--subjects 3] [--videos 2] \
-        [--seconds 20] [--samm-seconds 8] [--model DIR] [--out DIR]
+        [--seconds 20] [--samm-seconds 8] [--seed 0] [--model DIR] [--out DIR]
 """
 from __future__ import annotations
 
@@ -63,6 +63,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="30-fps layouts")
     parser.add_argument("--samm-seconds", type=float, default=8.0, help="SAMM-LV, 200 fps")
     parser.add_argument("--layouts", default=",".join(sorted(LONG_LAYOUTS)))
+    parser.add_argument("--seed", type=int, default=0, help="of the synthetic recordings")
     parser.add_argument("--model", help="a trained model for the STR figures")
     parser.add_argument("--out", help="keep the outputs here (default: a temporary folder)")
     args = parser.parse_args(argv)
@@ -79,7 +80,8 @@ def main(argv=None) -> int:
     for layout in args.layouts.split(","):
         data = generate_long(layout, os.path.join(base, layout, "data"), subjects=args.subjects,
                              videos_per_subject=args.videos, frame_size=args.frame_size,
-                             seconds=args.samm_seconds if layout == "samm_lv" else args.seconds)
+                             seconds=args.samm_seconds if layout == "samm_lv" else args.seconds,
+                             seed=args.seed)
         truths = sum(len(v["truths"]) for v in data["videos"])
         ours, took = spot(layout, data, os.path.join(base, layout, "spot"))  # timed
         if args.model:  # the same intervals, each recognised
