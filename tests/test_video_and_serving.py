@@ -104,7 +104,7 @@ def test_a_remote_video_is_copied_once_for_all_its_intervals(both, monkeypatch):
     import dataclasses
     import shutil
 
-    from mer_tfx.ingestion import beam_job, video
+    from mer_tfx.ingestion import shards, video
 
     _, videos = both
     specs = read_annotations("video", videos.root, videos.annotations)
@@ -118,7 +118,7 @@ def test_a_remote_video_is_copied_once_for_all_its_intervals(both, monkeypatch):
     monkeypatch.setattr(video.fileio, "copy_to_local", copy)
     monkeypatch.setattr(video, "COPIES", video.LocalCopies())
     remote = [dataclasses.replace(s, video="remote://" + s.video) for s in specs]
-    assert [beam_job._shard_key(s) for s in remote] == [s.video for s in remote]
+    assert [shards.shard_key(s) for s in remote] == [s.video for s in remote]
     ordered = sorted(remote, key=lambda s: (s.video, s.clip_id))  # as a shard orders them
     for spec in ordered:
         here = convert_clip(dataclasses.replace(spec, video=spec.video[len("remote://"):]),
