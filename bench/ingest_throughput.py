@@ -64,22 +64,32 @@ def sequential_loop(specs, size: int) -> int:
     return frames
 
 
-def _loop_share(args) -> int:
+def _loop_share(args) -> tuple[int, float]:
     specs, size = args
-    return sequential_loop(specs, size)
+    started = time.process_time()
+    return sequential_loop(specs, size), time.process_time() - started
 
 
-def parallel_loops(specs, size: int, processes: int = 2) -> float:
+def parallel_loops(specs, size: int, processes: int = 2) -> tuple[float, float]:
     """The machine's ceiling: the bare loop in ``processes`` forked processes over
-    disjoint halves of the clips, no Beam. Returns the aggregate frames/s."""
+    disjoint halves of the clips, no Beam. Returns the aggregate frames/s and the CPU
+    seconds per frame (all threads of the processes)."""
     import multiprocessing
 
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         pool.map(_loop_share, [(specs[:1], size)] * processes)  # start the processes
         started = time.perf_counter()
-        frames = pool.map(_loop_share, [(specs[share::processes], size)
+        shares = pool.map(_loop_share, [(specs[share::processes], size)
                                         for share in range(processes)], chunksize=1)
-        return sum(frames) / (time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+    frames = sum(f for f, _ in shares)
+    return frames / elapsed, sum(c for _, c in shares) / frames
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds (user + system, all threads) of the calling process so far."""
+    times = os.times()
+    return times.user + times.system
 
 
 def _write_subset(annotations: str, out_csv: str, rows: int) -> None:
@@ -124,7 +134,7 @@ def task_report(stream: list, started: float) -> str:
 
 def run_job(name, beam_args, options, source, small, work, size, loop_fps, client=None):
     """Warm-up and start-up runs on 2 clips, then the job; prints one line. Returns the
-    net frames/s."""
+    net frames/s and, with a Dask ``client``, its workers' CPU seconds per frame."""
     from contextlib import nullcontext
 
     _, cold = _timed_ingest(small, os.path.join(work, "startup"), size, beam_args, options)
@@ -134,10 +144,12 @@ def run_job(name, beam_args, options, source, small, work, size, loop_fps, clien
         from distributed import get_task_stream
 
         stream = get_task_stream(client=client)
+    cpu = (lambda: sum(client.run(_cpu_seconds).values())) if client else (lambda: 0.0)
     with stream or nullcontext():
-        started = time.time()
+        started, cpu_before = time.time(), cpu()
         summary, elapsed = _timed_ingest(source, os.path.join(work, "job"), size,
                                          beam_args, options)
+        worker_cpu = (cpu() - cpu_before) / summary["frames"]
     fps = summary["frames"] / elapsed
     net = summary["frames"] / max(elapsed - startup, 1e-9)
     print(f"{name:<38s} {fps:8.1f} frames/s   ratio {fps / loop_fps:.2f}   ({elapsed:.1f} s; "
@@ -145,7 +157,7 @@ def run_job(name, beam_args, options, source, small, work, size, loop_fps, clien
           f"frames/s, ratio {net / loop_fps:.2f})   [{_load()}]", flush=True)
     if stream is not None:
         print(f"{'':<38s} {task_report(stream.data, started)}", flush=True)
-    return net
+    return net, worker_cpu
 
 
 def main(argv=None):
@@ -201,16 +213,20 @@ def _dask_run(source, small, work, size, specs, loop_fps) -> None:
     the ratio of the two."""
     from distributed import Client, LocalCluster
 
-    ceiling = parallel_loops(specs, size)
+    ceiling, ceiling_cpu = parallel_loops(specs, size)
     print(f"{'2 bare loops in 2 processes (ceiling)':<38s} {ceiling:8.1f} frames/s   "
           f"ratio {ceiling / loop_fps:.2f}   [{_load()}]", flush=True)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         dask = ["--runner=DaskRunner", f"--dask_address={cluster.scheduler_address}"]
-        net = run_job("DaskRunner, 2 worker processes", dask, SAME_WORK, source, small, work,
-                      size, loop_fps, client=client)
+        net, worker_cpu = run_job("DaskRunner, 2 worker processes", dask, SAME_WORK, source,
+                                  small, work, size, loop_fps, client=client)
     print(f"DaskRunner net of start-up / ceiling: {net / ceiling:.2f} (goal >= {GOAL})",
           flush=True)
+    print(f"CPU per frame (all threads; robust to the machine's load): bare loops "
+          f"{1e3 * ceiling_cpu:.2f} ms, Dask workers {1e3 * worker_cpu:.2f} ms "
+          f"(loops / workers {ceiling_cpu / worker_cpu:.2f})", flush=True)
+
 
 
 if __name__ == "__main__":
