@@ -138,7 +138,7 @@ def _run_sequential(settings: PipelineSettings, groups: list) -> list:
 def _run_parallel(settings: PipelineSettings, groups: list, processes: int) -> list:
     log.info("%s %d folds, %d at a time in their own processes; each fold logs to %s",
              PROGRESS_TAG, len(groups), processes,
-             os.path.join(fold_dir(settings.output, 0).replace("00", "KK"), FOLD_LOG))
+             os.path.join(settings.output, "fold-KK", FOLD_LOG))
     for index in range(len(groups)):
         os.makedirs(fold_dir(settings.output, index), exist_ok=True)
     verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
