@@ -9,6 +9,7 @@ import os
 import mer_tfx  # (Keras 2 switch before TensorFlow loads)
 from tfx import v1 as tfx
 
+from mer_tfx.pipeline.beam_args import skip_tfx_sdist_for_local_runners
 from mer_tfx.pipeline.configs import PipelineSettings
 from mer_tfx.pipeline.pipeline import create_pipeline
 
@@ -20,6 +21,7 @@ def run(settings: PipelineSettings, settings_dir: str | None = None,
     artifacts under ``pipeline_root`` (defaults: the settings' store and root; a parallel
     cross-validation gives each fold both of its own)."""
     settings.write(settings_dir or settings.output)
+    skip_tfx_sdist_for_local_runners()
     tfx.orchestration.LocalDagRunner().run(create_pipeline(
         settings, pipeline_root=pipeline_root,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(

@@ -89,8 +89,10 @@ def convert(settings) -> str:
 
     from mer_tfx.components.mer_example_gen import INGEST_REPORT_KEY
     from mer_tfx.pipeline import metadata
+    from mer_tfx.pipeline.beam_args import skip_tfx_sdist_for_local_runners
     from mer_tfx.pipeline.pipeline import create_pipeline
 
+    skip_tfx_sdist_for_local_runners()
     tfx.orchestration.LocalDagRunner().run(create_pipeline(
         settings, shared_only=True,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(

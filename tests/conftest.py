@@ -5,6 +5,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import csv  # noqa: E402
+import tempfile  # noqa: E402
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -70,6 +71,12 @@ def pipeline_run(tmp_path_factory):
         transform=TransformConfig(steps=8, image_size=32),
         trainer=TrainerConfig(epochs=3, patience=3, batch_size=8),
         evaluate=EvaluateSettings(uar_threshold=0.0))
-    run(settings)
+    temp_dir, tempfile.tempdir = tempfile.tempdir, str(base / "temp")  # what a run leaves
+    os.makedirs(tempfile.tempdir)
+    try:
+        run(settings)
+    finally:
+        tempfile.tempdir = temp_dir
     return types.SimpleNamespace(settings=settings, pipeline_root=settings.pipeline_root,
-                                 class_names=settings.class_names, data=data)
+                                 class_names=settings.class_names, data=data,
+                                 temp_dir=str(base / "temp"))

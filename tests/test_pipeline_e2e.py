@@ -188,3 +188,10 @@ def test_tfx_cli_creates_and_runs_the_pipeline_from_the_local_runner(pipeline_ru
                               timeout=900)
         assert done.returncode == 0, (command, done.stdout[-3000:], done.stderr[-3000:])
     assert os.path.exists(os.path.join(tmp_path, "tfx", name, "pipeline_args.json"))
+
+
+def test_a_local_run_leaves_no_tfx_package_in_the_temp_folder(pipeline_run):
+    """TFX would build a 49 MB sdist of itself per Beam component run, never deleted."""
+    left = glob.glob(os.path.join(pipeline_run.temp_dir, "**", "tfx_ephemeral*"),
+                     recursive=True)
+    assert left == []

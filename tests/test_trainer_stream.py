@@ -132,3 +132,23 @@ def test_streamed_training_batches_are_shuffled_with_the_seed(two_orders):
     assert labels(3).tolist() == labels(3).tolist()
     assert labels(3).tolist() != clips.labels.tolist()
     assert sorted(labels(3).tolist()) == sorted(clips.labels.tolist())
+
+
+def test_transformed_once_reads_what_every_epoch_transforming_read(two_orders, monkeypatch):
+    """The per-record input files change how often the transform runs, not the batches."""
+    first, _, base = two_orders
+    cached = _stream(first, str(base / "cached"))
+    monkeypatch.setattr(data, "TRANSFORMED_CACHE_BYTES", 0)
+    streamed = _stream(first, str(base / "uncached"))
+    assert cached.inputs is not None and streamed.inputs is None
+    assert all(os.path.exists(path) for path in cached.inputs)
+
+    def batches(clips):
+        return [(x.numpy(), y.numpy()) for x, y in
+                clips.select(clips.subjects != "spNO.2").batches(4, shuffle=True,
+                                                                 augment=True, seed=5)]
+
+    for (x_cached, y_cached), (x_streamed, y_streamed) in zip(batches(cached),
+                                                              batches(streamed)):
+        np.testing.assert_array_equal(x_cached, x_streamed)
+        np.testing.assert_array_equal(y_cached, y_streamed)

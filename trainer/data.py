@@ -17,6 +17,12 @@ seed (the buffer holds every path: a few dozen bytes a clip, so a full shuffle
 costs no clip memory). Validation subjects are drawn from the training subjects
 only, so model selection never sees an eval subject.
 
+The transform runs once, not once per epoch: after the first pass each clip's model
+input is written beside its record (``<record>.xf``, a serialized tensor) and the epochs
+read those, unless they would take more than ``TRANSFORMED_CACHE_BYTES`` of local disk
+(then every epoch transforms the records as it reads them). Decoding and resizing every
+frame again each epoch was a third of a LOSO fold's fit (bench/protocols.py).
+
 ``Clips`` keeps transformed clips in memory for small sets (tests, benches);
 both kinds offer the same ``labels``/``subjects``/``select``/``batches``.
 """
@@ -42,6 +48,9 @@ READ_BATCH = 16
 PARALLEL_CALLS = 2
 # The first pass's context keys (ingestion/records.py CONTEXT): the order and the split.
 ORDER_KEYS = ("subject", "clip", "onset", "offset")
+# Local disk the transformed clips may take (float32 model inputs): 260 CASME II-sized
+# clips at the defaults take 140 MB; 60 x 224 x 224 x 2 inputs would take 6 GB.
+TRANSFORMED_CACHE_BYTES = 4 << 30
 
 
 def order_of(subjects, clips, onsets, offsets, digests) -> np.ndarray:
@@ -137,24 +146,39 @@ class RecordClips:
     clips: np.ndarray
     transform: object  # serialized records [B] -> (model input [B, ...], label_xf [B])
     input_shape: tuple
+    inputs: np.ndarray | None = None  # per record, its transformed model input's file
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def select(self, mask: np.ndarray) -> "RecordClips":
-        return dataclasses.replace(self, paths=self.paths[mask], labels=self.labels[mask],
-                                   subjects=self.subjects[mask], clips=self.clips[mask])
+        return dataclasses.replace(
+            self, paths=self.paths[mask], labels=self.labels[mask],
+            subjects=self.subjects[mask], clips=self.clips[mask],
+            inputs=None if self.inputs is None else self.inputs[mask])
 
     def batches(self, batch_size: int, shuffle: bool = False, augment: bool = False,
                 seed: int = 0):
-        dataset = tf.data.Dataset.from_tensor_slices(self.paths.astype(str))
+        if self.inputs is not None:
+            dataset = tf.data.Dataset.from_tensor_slices((self.inputs.astype(str),
+                                                          self.labels))
+        else:
+            dataset = tf.data.Dataset.from_tensor_slices(self.paths.astype(str))
         if shuffle:
             dataset = dataset.shuffle(max(len(self), 1), seed=seed,
                                       reshuffle_each_iteration=True)
-        dataset = dataset.map(tf.io.read_file, num_parallel_calls=PARALLEL_CALLS,
-                              deterministic=True)
-        dataset = dataset.batch(READ_BATCH).map(
-            self.transform, num_parallel_calls=PARALLEL_CALLS, deterministic=True).unbatch()
+        if self.inputs is not None:
+            shape = self.input_shape
+            dataset = dataset.map(
+                lambda path, label: (tf.ensure_shape(tf.io.parse_tensor(
+                    tf.io.read_file(path), tf.float32), shape), label),
+                num_parallel_calls=PARALLEL_CALLS, deterministic=True)
+        else:
+            dataset = dataset.map(tf.io.read_file, num_parallel_calls=PARALLEL_CALLS,
+                                  deterministic=True)
+            dataset = dataset.batch(READ_BATCH).map(
+                self.transform, num_parallel_calls=PARALLEL_CALLS,
+                deterministic=True).unbatch()
         if augment:
             dataset = _augmented(dataset, len(self.input_shape) == 3, seed)
         return dataset.batch(batch_size).prefetch(1).with_options(_fixed_buffers())
@@ -224,8 +248,25 @@ def stream_clips(patterns, raw_schema, transform_config, tft_layer, spill_dir: s
     order = order_of(subjects, clip_ids, onsets, offsets, digests)
     transform = transformer(raw_schema, tft_layer, input_key)
     first = transform(tf.constant([open(paths[order[0]], "rb").read()]))[0]
-    return RecordClips(np.array(paths)[order], np.array(labels, np.int64)[order],
-                       subjects[order], clip_ids[order], transform, tuple(first.shape[1:]))
+    clips = RecordClips(np.array(paths)[order], np.array(labels, np.int64)[order],
+                        subjects[order], clip_ids[order], transform, tuple(first.shape[1:]))
+    if len(clips) * first.dtype.size * np.prod(clips.input_shape) <= TRANSFORMED_CACHE_BYTES:
+        clips = transformed_once(clips)
+    return clips
+
+
+def transformed_once(clips: RecordClips) -> RecordClips:
+    """``clips`` reading each record's model input from ``<record>.xf``, written here by
+    one transform pass (READ_BATCH records in memory at a time)."""
+    inputs = np.array([f"{path}.xf" for path in clips.paths])
+    dataset = tf.data.Dataset.from_tensor_slices(clips.paths.astype(str)).map(
+        tf.io.read_file).batch(READ_BATCH).map(clips.transform)
+    written = 0
+    for batch, _ in dataset:
+        for clip in batch:
+            tf.io.write_file(inputs[written], tf.io.serialize_tensor(clip))
+            written += 1
+    return dataclasses.replace(clips, inputs=inputs)
 
 
 def split_train_validation(clips, validation_fraction: float, seed: int):
