@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import sys
 import tempfile
@@ -151,6 +152,47 @@ def scores(truth, predicted):
             recall_score(truth, predicted, labels=present, average="macro", zero_division=0))
 
 
+DATA_OPTIONS = ("subjects", "clips", "jitter", "register", "flow_algorithm", "roll",
+                "scale_jitter", "align", "hard", "motion_scale", "data_seed")
+
+
+def prepared_clips(args, work: str) -> tuple:
+    """(synthetic root, manifest rows) of the balanced clips, ingested into
+    ``work``/ingest; a ``work`` folder already holding them for the same data options
+    is reused (the models can then be compared on identical records)."""
+    stamp_path = os.path.join(work, "data_options.json")
+    stamp = {name: getattr(args, name) for name in DATA_OPTIONS}
+    if os.path.exists(stamp_path):
+        with open(stamp_path) as handle:
+            saved = json.load(handle)
+        if saved["options"] == json.loads(json.dumps(stamp)):
+            print(f"reusing the records in {work}", flush=True)
+            return saved["root"], saved["rows"]
+    per_class = -(-max(CASME2_BALANCE.values()) * args.clips
+                  // sum(CASME2_BALANCE.values()) // args.subjects) + 1
+    synth = generate("casme2", os.path.join(work, "data"), subjects=args.subjects,
+                     clips_per_class=per_class, seed=args.data_seed, face="photo",
+                     jitter=args.jitter, roll=args.roll, scale_jitter=args.scale_jitter,
+                     progress=False)
+    rows = balanced_rows(synth.clips, args.clips, seed=args.data_seed)
+    if args.hard:
+        for index, row in enumerate(rows):
+            natural_variation(os.path.join(synth.root, row["subject"], row["clip"]),
+                              1000 * args.data_seed + index)
+    write_csv(rows, os.path.join(work, "balanced.csv"), synth.fps)
+    started = time.perf_counter()
+    summary = run_ingest([Source("csv", synth.root, os.path.join(work, "balanced.csv"))],
+                         os.path.join(work, "ingest"), size=128,
+                         convert_options={"register": args.register,
+                                          "flow_algorithm": args.flow_algorithm,
+                                          "align": args.align})
+    print(f"ingested {summary['converted']} clips ({summary['rejected']} rejected) in "
+          f"{time.perf_counter() - started:.0f} s; crops {summary['alignment']}", flush=True)
+    with open(stamp_path, "w") as handle:
+        json.dump({"options": stamp, "root": synth.root, "rows": json.loads(
+            json.dumps(rows, default=lambda value: np.asarray(value).tolist()))}, handle)
+    return synth.root, rows
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -174,35 +216,23 @@ def main(argv=None):
     parser.add_argument("--motion-scale", type=float, default=0.15,
                         help="with --hard: the photo motion's scale (the generator's: "
                         f"{photo_faces.MOTION_SCALE})")
-    parser.add_argument("--work", help="folder for the data and the records")
+    parser.add_argument("--data-seed", type=int, default=0,
+                        help="seed of the clips (generator, subsampling, natural variation): "
+                        "choose settings on one, confirm on another")
+    parser.add_argument("--work", help="folder for the data and the records (reused when it "
+                        "holds this bench's records of the same data options)")
     args = parser.parse_args(argv)
     if args.hard:  # read by the renderer at every frame, in this process
         photo_faces.MOTION_SCALE = args.motion_scale
     tf.get_logger().setLevel("ERROR")  # retracing notes: every fold builds new models
     work = args.work or tempfile.mkdtemp(prefix="mer_bench_texture_")
-    per_class = -(-max(CASME2_BALANCE.values()) * args.clips
-                  // sum(CASME2_BALANCE.values()) // args.subjects) + 1
-    synth = generate("casme2", os.path.join(work, "data"), subjects=args.subjects,
-                     clips_per_class=per_class, seed=0, face="photo", jitter=args.jitter,
-                     roll=args.roll, scale_jitter=args.scale_jitter, progress=False)
-    rows = balanced_rows(synth.clips, args.clips, seed=0)
-    if args.hard:
-        for index, row in enumerate(rows):
-            natural_variation(os.path.join(synth.root, row["subject"], row["clip"]), index)
+    root, rows = prepared_clips(args, work)
     annotations = os.path.join(work, "balanced.csv")
-    write_csv(rows, annotations, synth.fps)
-    started = time.perf_counter()
-    summary = run_ingest([Source("csv", synth.root, annotations)], os.path.join(work, "ingest"),
-                         size=128, convert_options={"register": args.register,
-                                                   "flow_algorithm": args.flow_algorithm,
-                                                   "align": args.align})
-    print(f"ingested {summary['converted']} clips ({summary['rejected']} rejected) in "
-          f"{time.perf_counter() - started:.0f} s; crops {summary['alignment']}", flush=True)
     records = [r.numpy() for r in tf.data.TFRecordDataset(
         tf.io.gfile.glob(os.path.join(work, "ingest", "records", "*.gz")),
         compression_type="GZIP")]
 
-    settings = PipelineSettings(dataset="csv", root=synth.root, annotations=annotations,
+    settings = PipelineSettings(dataset="csv", root=root, annotations=annotations,
                                 output=os.path.join(work, "out")).replace(
         **{"trainer.epochs": args.epochs})
     classes = settings.class_names

@@ -24,6 +24,7 @@ MOTION_SIDE = 64  # motion test: an 8 x 8 map at 64 px (motion_cnn_tcn keeps 1/8
     ("parallel_cnn_lstm", (STEPS, SIDE, SIDE, 1), (STEPS, SIDE, SIDE)),
     ("ststnet", (28, 28, 3), (28, 28)),
     ("off_apexnet", (28, 28, 3), (28, 28)),
+    ("flow_ensemble", (28, 28, 3), (28, 28)),
 ])
 def test_every_builder_gets_a_finite_map_of_its_input_shape(name, shape, map_shape):
     model = build_model(name, shape, 3)
@@ -33,7 +34,7 @@ def test_every_builder_gets_a_finite_map_of_its_input_shape(name, shape, map_sha
     assert maps.shape == (2, *map_shape)
     assert np.isfinite(maps).all() and (maps >= 0).all()
     assert probabilities.shape == (2, 3)
-    streams = {"ststnet": 3, "off_apexnet": 2}.get(name, 1)
+    streams = {"ststnet": 3, "off_apexnet": 2, "flow_ensemble": 4}.get(name, 1)
     assert len(cam.targets) == streams
     if name == "parallel_cnn_lstm":  # its spatial branch reads the apex (middle) step only
         assert cam.steps_of == [[STEPS // 2]]

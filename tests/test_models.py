@@ -61,6 +61,17 @@ def test_off_apexnet_ignores_strain():
     np.testing.assert_allclose(model(flow, training=False), model(other_strain, training=False))
 
 
+def test_flow_ensemble_averages_the_logits_of_its_branches():
+    model = build_model("flow_ensemble", (28, 28, 3), 5)
+    flow = tf.random.normal([3, 28, 28, 3])
+    branches = [model.get_layer(f"branch{b}_logits") for b in range(4)]
+    logits = tf_keras.Model(model.inputs, [b.output for b in branches])(flow, training=False)
+    expected = tf.nn.softmax(tf.reduce_mean(tf.stack(logits), axis=0)).numpy()
+    np.testing.assert_allclose(model(flow, training=False).numpy(), expected, rtol=1e-5)
+    assert not model.get_layer("probabilities").trainable_weights
+    assert model.input_names == ["flow_xf"]
+
+
 def test_mirrored_flow_negates_the_horizontal_component():
     flow = tf.random.normal([6, 6, 3])
     seen = set()

@@ -11,10 +11,10 @@ from mer_tfx.settings import from_dict, option, validate
 
 # Builders in trainer/models.py, listed here so option parsing need not load Keras.
 MODEL_NAMES = ("motion_cnn_tcn", "thesis_cnn_bilstm", "parallel_cnn_lstm", "ststnet",
-               "off_apexnet")
+               "off_apexnet", "flow_ensemble")
 # Models that read the onset->apex flow and strain (Transform's flow_xf) instead of
 # the frames (frames_xf).
-FLOW_MODELS = ("ststnet", "off_apexnet")
+FLOW_MODELS = ("ststnet", "off_apexnet", "flow_ensemble")
 # Models that read step T//2 as the apex frame: the ``resample`` strategy puts the apex
 # there; with ``pad_truncate`` that step is any frame, or padding.
 APEX_STEP_MODELS = ("parallel_cnn_lstm",)

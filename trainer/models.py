@@ -37,6 +37,7 @@ A padded clip then scores as the same clip with fewer padding steps would.
 """
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 from tf_keras import layers
@@ -174,12 +175,44 @@ def off_apexnet(input_shape, num_classes, learning_rate=None):
                        keras.optimizers.Adam(learning_rate or 1e-4))
 
 
+def flow_ensemble(input_shape, num_classes, learning_rate=None, branches=4):
+    """``branches`` small flow CNNs whose class logits are averaged in the graph."""
+    inputs = keras.Input(shape=input_shape, name=FLOW_KEY)
+    decay = keras.regularizers.L2(1e-4)
+    logits = []
+    for branch in range(branches):
+        x = layers.Conv2D(8, 3, padding="same", activation="relu", kernel_regularizer=decay,
+                          name=f"branch{branch}_conv1")(inputs)
+        x = layers.MaxPooling2D(2)(x)
+        x = layers.Conv2D(16, 3, padding="same", activation="relu", kernel_regularizer=decay,
+                          name=f"branch{branch}_conv2")(x)
+        x = layers.MaxPooling2D(2)(x)
+        x = layers.Flatten()(x)
+        x = layers.Dropout(0.5)(x)
+        logits.append(layers.Dense(num_classes, kernel_regularizer=decay,
+                                   name=f"branch{branch}_logits")(x))
+    x = layers.Concatenate(name="branch_logits")(logits)
+    # The head averages the branches' logits: a fixed kernel (identity blocks / branches),
+    # still a softmax Dense named "probabilities", as Grad-CAM reads the logits there.
+    average = np.tile(np.eye(num_classes, dtype=np.float32), (branches, 1)) / branches
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities",
+                           trainable=False,
+                           kernel_initializer=keras.initializers.Constant(average),
+                           bias_initializer="zeros")(x)
+    model = keras.Model(inputs, outputs, name="flow_ensemble")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate or 1e-3),
+                  loss="sparse_categorical_crossentropy",
+                  metrics=["sparse_categorical_accuracy"])
+    return model
+
+
 BUILDERS = {
     "thesis_cnn_bilstm": thesis_cnn_bilstm,
     "parallel_cnn_lstm": parallel_cnn_lstm,
     "motion_cnn_tcn": motion_cnn_tcn,
     "ststnet": ststnet,
     "off_apexnet": off_apexnet,
+    "flow_ensemble": flow_ensemble,
 }
 
 
