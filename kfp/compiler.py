@@ -239,7 +239,7 @@ def compile_pipeline(settings, out_path: str, image: str, pipeline_root: str | N
     from mer_tfx.pipeline.pipeline import create_pipeline
 
     settings = settings.replace(beam_args=container_beam_args(
-        settings.beam_args if beam_args is None else beam_args))
+        settings.beam_args if beam_args is None else beam_args, image))
     # The data is where the cluster sees it (bucket or PVC), not on this machine:
     # MerExampleGen's cache key hashes its paths instead of reading files here.
     pipeline = create_pipeline(settings, pipeline_root=pipeline_root, schema_path=schema_path,

@@ -240,6 +240,9 @@ def test_beam_args_reach_the_beam_components(full, default):
     # DirectRunner sized by the pod at run time, not by the compiling machine.
     assert "--direct_num_workers=0" in default_args
     assert "--direct_running_mode=multi_processing" in default_args
+    # its workers run in the task's image: TFX builds no sdist of itself per task
+    assert f"--sdk_container_image={IMAGE}" in default_args
+    assert not any(a.startswith("--sdk_container_image") for a in args)
 
 
 def test_ingestion_is_not_cached_but_the_rest_is(default):
