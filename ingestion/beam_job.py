@@ -130,7 +130,8 @@ class _ConvertShardFn(beam.DoFn):
 
 
 class _WriteReportFn(beam.DoFn):
-    """All tallies, rejects and record files (one group) -> rejects.jsonl, summary.json."""
+    """All report parts (one group of (tally, rejects, record file or None)) ->
+    rejects.jsonl, summary.json."""
 
     def __init__(self, out_dir: str, rows: dict, face_crop: bool, extra: dict | None = None):
         self._out_dir = out_dir
@@ -140,10 +141,9 @@ class _WriteReportFn(beam.DoFn):
 
     def process(self, keyed_parts):
         tally, rejects, files = collections.Counter(), [], 0
-        for counts, reject, path in keyed_parts[1]:
+        for counts, part_rejects, path in keyed_parts[1]:
             tally.update(counts)
-            if reject is not None:
-                rejects.append(reject)
+            rejects.extend(part_rejects)
             files += path is not None
         summary = make_summary(self._rows, tally, self._face_crop)
         summary.update(self._extra, record_files=files)
@@ -170,6 +170,22 @@ def _tally(item) -> collections.Counter:
                                  f"subject:{item.spec.subject}": 1})
     tally.update(f"repair:{kind}" for kind in item.spec.repairs)
     return tally
+
+
+def report_part(item) -> tuple:
+    """One output of the conversion (a record file's path, a Converted or a Reject) as
+    the report's (None, (tally, rejects, path)) part."""
+    if isinstance(item, str):
+        return None, (collections.Counter(), (), item)
+    return None, (_tally(item), (item,) if isinstance(item, Reject) else (), None)
+
+
+def early_rejects_part(rejects: list) -> tuple:
+    """The annotation checks' rejects as one report part (one element: one partition)."""
+    tally = collections.Counter()
+    for reject in rejects:
+        tally.update(_tally(reject))
+    return None, (tally, tuple(rejects), None)
 
 
 def _suffixed(tally: collections.Counter, prefix: str) -> dict:
@@ -250,14 +266,18 @@ class IngestClips(beam.PTransform):
     accounting holds (rows = converted + rejected).
 
     Built from the primitives every runner has, so it runs on Beam's DaskRunner as on
-    the DirectRunner, Dataflow or Flink: Create, ParDo, Filter, GroupByKey and Flatten
+    the DirectRunner, Dataflow or Flink: Create, ParDo, GroupByKey and Flatten
     only; no tagged outputs and no side inputs (the DaskRunner feeds every tagged
     output all elements and recomputes upstream per side input), the clips planned
     into shards of about equal frames before the job (ingestion/shards.py) and created
     as such, each converted and written by one ParDo task (Beam's file sinks lose what
     ``finish_bundle`` emits there, the record bytes never pass through a shuffle, and
     on Dask no shuffle precedes the conversion), and a single leaf, the report, that
-    the record files feed (it computes one leaf's graph).
+    the record files feed (it computes one leaf's graph). The report's GroupByKey is a
+    task shuffle on Dask, of about n^2 tasks for n partitions in (ceil(sqrt(n))^3 above
+    32): each conversion output becomes its report part in place (one partition per
+    shard) and the annotation rejects one more element, so n = shards + 1 (2 x shards + 1
+    through Filter and Flatten branches took 1,800 tasks for 32 shards, 576 now).
     """
 
     def __init__(self, rows: list, report_dir: str, records_prefix: str,
@@ -281,15 +301,12 @@ class IngestClips(beam.PTransform):
                     | "ConvertAndWrite" >> beam.ParDo(_ConvertShardFn(
                         self._prefix, self._suffix, shards, self._size, self._face_crop,
                         len(specs), self._options)))
-        record_files = outcomes | "RecordFiles" >> beam.Filter(lambda item: isinstance(item, str))
-        everything = ((outcomes | "Clips" >> beam.Filter(lambda item: not isinstance(item, str)),
-                       pbegin | "AnnotationRejects" >> beam.Create(early_rejects))
-                      | "Outcomes" >> beam.Flatten())
-        parts = ((everything | "Tally" >> beam.Map(
-                      lambda item: (None, (_tally(item),
-                                           item if isinstance(item, Reject) else None, None))),
-                  record_files | "FilePart" >> beam.Map(
-                      lambda path: (None, (collections.Counter(), None, path))))
+        # One part per output, in the conversion's partitions, plus one element for the
+        # annotation rejects: on Dask the GroupByKey below is a task shuffle whose size
+        # grows with its input's partitions.
+        parts = ((outcomes | "ReportParts" >> beam.Map(report_part),
+                  pbegin | "AnnotationRejects" >> beam.Create(
+                      [early_rejects_part(early_rejects)]))
                  | "Parts" >> beam.Flatten())
         return (parts
                 | "Together" >> beam.GroupByKey()
