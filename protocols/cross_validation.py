@@ -135,6 +135,16 @@ def _run_sequential(settings: PipelineSettings, groups: list) -> list:
     return results
 
 
+def _share_the_cores(processes: int) -> None:
+    """A parallel fold's TensorFlow gets its share of the cores: by default each fold
+    would start a thread per core for ops and as many for op scheduling, and N folds
+    would oversubscribe the machine N times over. Runs in the fold's process before
+    TensorFlow is imported (it reads these variables once, at start)."""
+    share = str(max(1, (os.cpu_count() or 1) // processes))
+    os.environ["TF_NUM_INTRAOP_THREADS"] = share
+    os.environ["TF_NUM_INTEROP_THREADS"] = share
+
+
 def _run_parallel(settings: PipelineSettings, groups: list, processes: int) -> list:
     log.info("%s %d folds, %d at a time in their own processes; each fold logs to %s",
              PROGRESS_TAG, len(groups), processes,
@@ -144,7 +154,8 @@ def _run_parallel(settings: PipelineSettings, groups: list, processes: int) -> l
     verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
     results, started = {}, time.perf_counter()
     with concurrent.futures.ProcessPoolExecutor(
-            processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+            processes, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_share_the_cores, initargs=(processes,)) as pool:
         pending = {pool.submit(_fold_process, settings.to_dict(), index, held_out, verbose):
                    index for index, held_out in enumerate(groups)}
         for done in concurrent.futures.as_completed(pending):
