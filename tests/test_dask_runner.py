@@ -72,3 +72,35 @@ def test_runner_flags_are_spelled_for_beam():
         "--dask_npartitions=16"
     assert runner_args(["--runner=DaskRunner", "--dask_npartitions=3"], clips=480,
                        partitions=16)[-1] == "--dask_npartitions=3"
+
+
+def test_report_shuffle_takes_one_partition_per_shard_plus_the_annotation_rejects(tmp_path):
+    """On Dask the report's GroupByKey is a task shuffle of ~n^2 tasks for n input
+    partitions: its input must be the shards' partitions plus one, not a Flatten of
+    several branches of them."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.runners.dask.dask_runner import DaskOptions, DaskRunner
+    from apache_beam.runners.dask.overrides import dask_overrides
+
+    from mer_tfx.ingestion.beam_job import IngestClips
+    from mer_tfx.ingestion.clips import ClipSpec, Reject
+    from mer_tfx.ingestion.shards import plan_shards
+
+    specs = [ClipSpec(row=i + 2, dataset="casme2", subject=f"sub{i % 5:02d}", clip=f"EP{i:02d}",
+                      clip_dir=str(tmp_path / f"EP{i:02d}"), label="happiness", onset=1,
+                      apex=3, offset=5 + i % 4, fps=200.0) for i in range(200)]
+    rows = specs + [Reject(300 + i, f"bad{i}", "bad_frame_number", dataset="casme2")
+                    for i in range(3)]
+    shards = len(plan_shards(specs))
+    options = PipelineOptions(runner_args(["--runner=DaskRunner"], len(specs),
+                                          partitions=shards))
+    pipeline = beam.Pipeline(options=options)
+    _ = pipeline | "Ingest" >> IngestClips(rows, str(tmp_path / "out"),
+                                           str(tmp_path / "out" / "records" / "clips"))
+    pipeline.replace_all(dask_overrides())
+    visitor = DaskRunner.to_dask_bag_visitor(DaskOptions._extract_bag_kwargs(
+        options.view_as(DaskOptions).get_all_options(drop_default=True, current_only=True)))
+    pipeline.visit(visitor)
+    parts = [bag for node, bag in visitor.bags.items() if node.full_label == "Ingest/Parts"]
+    assert shards > 1 and [bag.npartitions for bag in parts] == [shards + 1]
