@@ -11,7 +11,10 @@ everything on to show their cost.
 
 Two bare loops in two forked processes over disjoint halves of the clips give the
 machine's own ceiling for any 2-worker job; it is measured right before the DaskRunner
-run, whose figure net of start-up is printed as a ratio to it.
+run, whose figure net of start-up is printed as a ratio to it. The job does more frame
+work than the bare loop (landmarks, eye alignment, the records), so the bench also runs
+that work (convert_clip and the gzip TFRecord write, no Beam) in two spawned processes:
+the ratio to it is the share the runner itself loses.
 
 Start-up: each runner first runs the same job on 2 clips twice; the second of these
 runs (its wall time, 2 clips of frames included) is the start-up subtracted for "net
@@ -86,6 +89,41 @@ def parallel_loops(specs, size: int, processes: int = 2) -> tuple[float, float]:
     return frames / elapsed, sum(c for _, c in shares) / frames
 
 
+def _job_work_share(args) -> tuple[int, float]:
+    """The job's own frame work without Beam: convert_clip (landmarks, eye alignment,
+    the SequenceExample) and the gzip TFRecord write, over ``specs``."""
+    import tensorflow as tf
+
+    from mer_tfx.ingestion.convert import convert_clip
+
+    specs, size, path = args
+    started, frames = time.process_time(), 0
+    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+        for spec in specs:
+            result = convert_clip(spec, size, True, **SAME_WORK)
+            if hasattr(result, "serialized"):
+                writer.write(result.serialized)
+                frames += result.num_frames
+    return frames, time.process_time() - started
+
+
+def job_work_loops(specs, size: int, work: str, processes: int = 2) -> tuple[float, float]:
+    """The same job's frame work in ``processes`` plain processes (spawned, warmed up)
+    over disjoint halves of the clips: what 2 workers could reach with no runner at
+    all. Returns the aggregate frames/s and the CPU seconds per frame."""
+    import multiprocessing
+
+    paths = [os.path.join(work, f"plain-{share}.tfrecord.gz") for share in range(processes)]
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        pool.map(_job_work_share, [(specs[:1], size, path) for path in paths], chunksize=1)
+        started = time.perf_counter()
+        shares = pool.map(_job_work_share, [(specs[share::processes], size, paths[share])
+                                            for share in range(processes)], chunksize=1)
+        elapsed = time.perf_counter() - started
+    frames = sum(f for f, _ in shares)
+    return frames / elapsed, sum(c for _, c in shares) / frames
+
+
 def _cpu_seconds() -> float:
     """CPU seconds (user + system, all threads) of the calling process so far."""
     times = os.times()
@@ -116,11 +154,12 @@ def _timed_ingest(source, out: str, size: int, beam_args, options) -> tuple[dict
 
 
 def task_report(stream: list, started: float) -> str:
-    """The conversion tasks of a Dask run (those with the ConvertAndWrite DoFn: the
-    longest), per worker busy seconds, and their span from ``started`` (epoch s)."""
+    """The conversion tasks of a Dask run (the Create's partitions fused with the DoFns
+    that follow: the shards' ConvertAndWrite, and one for the annotation rejects), per
+    worker busy seconds, and their span from ``started`` (epoch s)."""
     spans = [(entry["worker"], s["start"], s["stop"]) for entry in stream
              for s in entry["startstops"] if s["action"] == "compute"
-             and str(entry["key"]).find("from_sequence-apply_dofn") >= 0]
+             and "from_sequence" in str(entry["key"]) and "apply_dofn" in str(entry["key"])]
     if not spans:
         return "no conversion task found in the task stream"
     busy: dict = {}
@@ -146,17 +185,20 @@ def run_job(name, beam_args, options, source, small, work, size, loop_fps, clien
         stream = get_task_stream(client=client)
     cpu = (lambda: sum(client.run(_cpu_seconds).values())) if client else (lambda: 0.0)
     with stream or nullcontext():
-        started, cpu_before = time.time(), cpu()
+        started, cpu_before, here_before = time.time(), cpu(), _cpu_seconds()
         summary, elapsed = _timed_ingest(source, os.path.join(work, "job"), size,
                                          beam_args, options)
         worker_cpu = (cpu() - cpu_before) / summary["frames"]
+        here_cpu = (_cpu_seconds() - here_before) / summary["frames"]
     fps = summary["frames"] / elapsed
     net = summary["frames"] / max(elapsed - startup, 1e-9)
     print(f"{name:<38s} {fps:8.1f} frames/s   ratio {fps / loop_fps:.2f}   ({elapsed:.1f} s; "
           f"start-up {startup:.1f} s, cold {cold:.1f} s; net of start-up: {net:.1f} "
           f"frames/s, ratio {net / loop_fps:.2f})   [{_load()}]", flush=True)
     if stream is not None:
-        print(f"{'':<38s} {task_report(stream.data, started)}", flush=True)
+        print(f"{'':<38s} {task_report(stream.data, started)}; {len(stream.data)} tasks "
+              f"in all; this process (client, and the scheduler of a LocalCluster) "
+              f"{1e3 * here_cpu:.2f} ms CPU per frame", flush=True)
     return net, worker_cpu
 
 
@@ -216,16 +258,21 @@ def _dask_run(source, small, work, size, specs, loop_fps) -> None:
     ceiling, ceiling_cpu = parallel_loops(specs, size)
     print(f"{'2 bare loops in 2 processes (ceiling)':<38s} {ceiling:8.1f} frames/s   "
           f"ratio {ceiling / loop_fps:.2f}   [{_load()}]", flush=True)
+    plain, plain_cpu = job_work_loops(specs, size, work)
+    print(f"{'job frame work in 2 plain processes':<38s} {plain:8.1f} frames/s   "
+          f"ratio {plain / loop_fps:.2f}   [{_load()}]", flush=True)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         dask = ["--runner=DaskRunner", f"--dask_address={cluster.scheduler_address}"]
         net, worker_cpu = run_job("DaskRunner, 2 worker processes", dask, SAME_WORK, source,
                                   small, work, size, loop_fps, client=client)
-    print(f"DaskRunner net of start-up / ceiling: {net / ceiling:.2f} (goal >= {GOAL})",
-          flush=True)
+    print(f"DaskRunner net of start-up / ceiling: {net / ceiling:.2f} (goal >= {GOAL}); "
+          f"/ the job's work in 2 plain processes: {net / plain:.2f}", flush=True)
     print(f"CPU per frame (all threads; robust to the machine's load): bare loops "
-          f"{1e3 * ceiling_cpu:.2f} ms, Dask workers {1e3 * worker_cpu:.2f} ms "
-          f"(loops / workers {ceiling_cpu / worker_cpu:.2f})", flush=True)
+          f"{1e3 * ceiling_cpu:.2f} ms, the job's work in plain processes "
+          f"{1e3 * plain_cpu:.2f} ms, Dask workers {1e3 * worker_cpu:.2f} ms "
+          f"(bare loops / workers {ceiling_cpu / worker_cpu:.2f}, plain / workers "
+          f"{plain_cpu / worker_cpu:.2f})", flush=True)
 
 
 
