@@ -5,7 +5,7 @@ each fold's ML Metadata run, the seconds of every component and the Keras fit se
 the fold/fit ratio, the total wall time, and the pooled UF1/UAR.
 
     # a CASME II-sized set (26 subjects x CASME II's class imbalance, 260 clips), LOSO
-    python bench/protocols.py --data casme2 [--parallel-folds 2]
+    python bench/protocols.py --data casme2 [--parallel-folds 2] [--model motion_cnn_tcn]
     # the MEGC 2019 composite (CASME II + SAMM + SMIC-HS layouts, 3 classes)
     python bench/protocols.py --data megc2019 --subjects 3
     # the parallel-fold speed-up: the same LOSO run one fold at a time, then N at once
@@ -38,7 +38,13 @@ def casme2_settings(work: str, args) -> PipelineSettings:
     return PipelineSettings.from_dict({
         "dataset": "casme2", "root": data.root, "annotations": data.annotations,
         "output": os.path.join(work, "cv"), "evaluate": {"uar_threshold": 0.0},
-        **({"trainer": {"epochs": args.epochs}} if args.epochs else {})})
+        "trainer": trainer_overrides(args)})
+
+
+def trainer_overrides(args) -> dict:
+    """The trainer options the bench sets: only those given (else the product's)."""
+    return {**({"epochs": args.epochs} if args.epochs else {}),
+            **({"model": args.model} if args.model else {})}
 
 
 def composite_settings(work: str, args) -> PipelineSettings:
@@ -50,7 +56,7 @@ def composite_settings(work: str, args) -> PipelineSettings:
     return PipelineSettings.from_dict({
         "sources": sources, "output": os.path.join(work, "cv"),
         "evaluate": {"uar_threshold": 0.0},
-        **({"trainer": {"epochs": args.epochs}} if args.epochs else {})}).replace(
+        "trainer": trainer_overrides(args)}).replace(
         **PRESETS["megc2019"])
 
 
@@ -64,7 +70,8 @@ def print_folds(summary: dict, settings: PipelineSettings, load: str) -> None:
     fold_seconds = [f["seconds"] for f in folds]
     print(f"{summary['protocol']['description']}, {len(folds)} folds, "
           f"{summary['overall']['n']} clips, {summary['parallel_folds']} fold(s) at a time; "
-          f"at most {settings.trainer.epochs} epochs ({settings.trainer.epoch_selection} "
+          f"model {settings.trainer.model}, at most {settings.trainer.epochs} epochs "
+          f"({settings.trainer.epoch_selection} "
           f"selection); {os.cpu_count()} CPU cores, load average at the start: {load}")
     print(f"shared, once: frame conversion {sum(conversion):.0f} s, statistics/validation "
           f"of all clips {shared:.0f} s")
@@ -79,8 +86,10 @@ def print_folds(summary: dict, settings: PipelineSettings, load: str) -> None:
     fits = [f["fit_seconds"] for f in folds if f["fit_seconds"]]
     if fits:
         ratios = [f["seconds"] / f["fit_seconds"] for f in folds if f["fit_seconds"]]
+        outside = [f["seconds"] - f["fit_seconds"] for f in folds if f["fit_seconds"]]
         print(f"Trainer fit (Keras): mean {statistics.mean(fits):.1f} s; a fold costs "
-              f"{statistics.mean(ratios):.2f}x its fit (mean over folds; goal <= 1.5x)")
+              f"{statistics.mean(ratios):.2f}x its fit (mean over folds; goal <= 1.5x); "
+              f"outside the fit: mean {statistics.mean(outside):.1f} s a fold")
     print(f"total wall time (conversion included): {summary['seconds']:.0f} s = "
           f"{summary['seconds'] / 60:.1f} min")
     print(f"{'data':<10s} {'clips':>5s} {'UF1':>6s} {'UAR':>6s}")
@@ -101,6 +110,7 @@ def main(argv=None):
     parser.add_argument("--protocol", choices=("loso", "kfold", "lodo"), default="loso")
     parser.add_argument("--folds", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=0, help="0: the product's default")
+    parser.add_argument("--model", help="default: the product's default model")
     parser.add_argument("--parallel-folds", type=int, default=1)
     parser.add_argument("--speedup", type=int, default=0, metavar="N",
                         help="run the protocol one fold at a time, then N at once, and print "
