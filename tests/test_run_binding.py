@@ -143,7 +143,8 @@ def test_each_report_shows_its_own_run_after_a_re_split_and_a_cached_re_run(tmp_
         "dataset": "casme2", "root": data.root, "annotations": data.annotations,
         "output": str(tmp_path / "out"), "ingest": {"crop_size": 48, "flow": False},
         "transform": {"steps": 6, "image_size": 24},
-        "trainer": {"epochs": 2, "epoch_selection": "fixed", "batch_size": 8},
+        "trainer": {"model": "motion_cnn_tcn", "epochs": 2, "epoch_selection": "fixed",
+                    "batch_size": 8},
         "evaluate": {"uar_threshold": 0.0}})
     subjects = sorted({c["subject"] for c in data.clips})
     split_a = base.replace(**{"ingest.eval_subjects": subjects[:1]})

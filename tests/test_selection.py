@@ -112,7 +112,8 @@ def _clips(n=24, seed=0):
 def test_same_clips_in_another_record_order_train_the_same_model():
     """Beam writes records in any order; the Trainer sorts them, so the model is the same."""
     transform = TransformConfig(steps=4, image_size=16, classes=("a", "b", "c"))
-    config = TrainerConfig(epochs=3, min_epochs=2, patience=2, batch_size=8)
+    config = TrainerConfig(model="motion_cnn_tcn", epochs=3, min_epochs=2, patience=2,
+                           batch_size=8)  # the clips are frames
     clips = _clips()
     shuffled = clips.select(np.random.default_rng(1).permutation(len(clips)))
     weights = []
@@ -128,7 +129,8 @@ def test_same_clips_in_another_record_order_train_the_same_model():
 
 def test_fixed_epoch_selection_trains_exactly_the_epochs_on_all_training_subjects():
     transform = TransformConfig(steps=4, image_size=16, classes=("a", "b", "c"))
-    config = TrainerConfig(epochs=3, min_epochs=1, epoch_selection="fixed", batch_size=8)
+    config = TrainerConfig(model="motion_cnn_tcn", epochs=3, min_epochs=1,
+                           epoch_selection="fixed", batch_size=8)  # the clips are frames
     train, validation, subjects = data.split_train_validation(_clips(), 0, config.seed)
     assert len(train) == 24 and len(validation) == 0 and subjects == []
     _, summary = fit_model(config, transform, train, validation)

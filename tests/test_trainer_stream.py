@@ -79,8 +79,8 @@ def _stream(patterns, spill):
 
 def test_records_in_two_orders_with_shared_video_clip_ids_train_identical_weights(two_orders):
     first, second, base = two_orders
-    config = TrainerConfig(epochs=2, min_epochs=1, patience=2, batch_size=4,
-                           validation_fraction=0.25)
+    config = TrainerConfig(model="motion_cnn_tcn", epochs=2, min_epochs=1, patience=2,
+                           batch_size=4, validation_fraction=0.25)  # the clips are frames
     weights, orders = [], []
     for number, patterns in enumerate((first, second)):
         clips = _stream(patterns, str(base / f"spill{number}"))
