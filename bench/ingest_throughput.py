@@ -153,13 +153,19 @@ def _timed_ingest(source, out: str, size: int, beam_args, options) -> tuple[dict
     return summary, time.perf_counter() - started
 
 
+def _is_conversion(key: str) -> bool:
+    """Dask names a fused task after its steps: the Create's partition, the conversion
+    DoFn and what follows up to the report's shuffle (whose first join it joins)."""
+    return ("from_sequence" in key and "apply_dofn" in key) or \
+        "apply_dofn_to_bundle-concat-shuffle-join" in key
+
+
 def task_report(stream: list, started: float) -> str:
-    """The conversion tasks of a Dask run (the Create's partitions fused with the DoFns
-    that follow: the shards' ConvertAndWrite, and one for the annotation rejects), per
-    worker busy seconds, and their span from ``started`` (epoch s)."""
+    """The conversion tasks of a Dask run (``_is_conversion``; one more for the annotation
+    rejects), per worker busy seconds, and their span from ``started`` (epoch s)."""
     spans = [(entry["worker"], s["start"], s["stop"]) for entry in stream
              for s in entry["startstops"] if s["action"] == "compute"
-             and "from_sequence" in str(entry["key"]) and "apply_dofn" in str(entry["key"])]
+             and _is_conversion(str(entry["key"]))]
     if not spans:
         return "no conversion task found in the task stream"
     busy: dict = {}
