@@ -10,8 +10,8 @@ import dataclasses
 from mer_tfx.settings import from_dict, option, validate
 
 # Builders in trainer/models.py, listed here so option parsing need not load Keras.
-MODEL_NAMES = ("motion_cnn_tcn", "thesis_cnn_bilstm", "parallel_cnn_lstm", "ststnet",
-               "off_apexnet", "flow_ensemble")
+MODEL_NAMES = ("flow_ensemble", "motion_cnn_tcn", "thesis_cnn_bilstm", "parallel_cnn_lstm",
+               "ststnet", "off_apexnet")
 # Models that read the onset->apex flow and strain (Transform's flow_xf) instead of
 # the frames (frames_xf).
 FLOW_MODELS = ("ststnet", "off_apexnet", "flow_ensemble")
@@ -25,7 +25,7 @@ SELECTION_METRICS = ("uar", "uf1")
 
 @dataclasses.dataclass(frozen=True)
 class TrainerConfig:
-    model: str = option("motion_cnn_tcn", "model builder (trainer/models.py)",
+    model: str = option("flow_ensemble", "model builder (trainer/models.py)",
                         choices=MODEL_NAMES)
     epochs: int = option(40, "the most epochs (validation selection) or exactly (fixed)",
                          minimum=1)

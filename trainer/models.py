@@ -18,7 +18,7 @@ A padded clip then scores as the same clip with fewer padding steps would.
   step, T//2: ``resample`` puts the apex there, so the settings refuse this model
   with ``pad_truncate``) and a temporal LSTM branch (on flattened frames) fused
   before the head, SGD lr 0.01 momentum 0.9, at 48 x 48 frames and 48 steps.
-- ``motion_cnn_tcn`` (default): a small CNN shared by all frames, kept spatial
+- ``motion_cnn_tcn``: a small CNN shared by all frames, kept spatial
   (a coarse 8 x 8 map, because *where* the face moves is the class) and reading
   the motion channel, then a temporal convolution and a max over time. ~53k
   parameters: 1/120 of the thesis architecture on the same input, 1/1800 of it
@@ -34,6 +34,14 @@ A padded clip then scores as the same clip with fewer padding steps would.
   -> max pool 2; flattened, concatenated, dense 1024 -> dense 1024 -> softmax,
   dropout 0.5 after each dense layer; Adam 1e-4. 2,664,475 parameters for 3
   classes.
+- ``flow_ensemble`` (default): four small CNNs on the flow (u, v, strain) at
+  28 x 28, each conv 3x3x8 -> max pool 2 -> conv 3x3x16 -> max pool 2 -> dropout
+  0.5 -> its own class logits; the four logits are averaged in the graph (a fixed,
+  untrainable softmax head, so Grad-CAM reads the logits as for every builder).
+  L2 1e-4 on every kernel, Adam 1e-3; 21,373 parameters for 5 classes. Chosen as
+  the default by ``bench/real_texture.py --hard`` (class motion below the head
+  jitter), where the frame model falls below a logistic-regression baseline and
+  the averaged small branches are steadier across seeds than one large network.
 """
 from __future__ import annotations
 
