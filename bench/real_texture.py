@@ -25,8 +25,9 @@ a real recording varies, independently of the class (``natural_variation``: a sl
 smooth change of the lighting of up to ~3% and a smooth non-rigid shimmer of the skin of
 ~0.25 frame px, both AR(1) from frame to frame).
 
-    python bench/real_texture.py [--subjects 8] [--seeds 3] [--models motion_cnn_tcn,ststnet]
+    python bench/real_texture.py [--subjects 8] [--seeds 3] [--models flow_ensemble,ststnet]
         [--roll 8 --scale-jitter 0.15] [--align {eyes,box}] [--hard [--motion-scale 0.15]]
+        [--data-seed 0] [--work FOLDER]
 """
 from __future__ import annotations
 
@@ -199,7 +200,7 @@ def main(argv=None):
     parser.add_argument("--subjects", type=int, default=8)
     parser.add_argument("--clips", type=int, default=70, help="clips after subsampling")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--models", default="motion_cnn_tcn,ststnet")
+    parser.add_argument("--models", default="flow_ensemble,off_apexnet,ststnet")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--jitter", type=float, default=1.0)
     parser.add_argument("--register", action=argparse.BooleanOptionalAction, default=True,
