@@ -69,6 +69,7 @@ def test_flow_ensemble_averages_the_logits_of_its_branches():
     expected = tf.nn.softmax(tf.reduce_mean(tf.stack(logits), axis=0)).numpy()
     np.testing.assert_allclose(model(flow, training=False).numpy(), expected, rtol=1e-5)
     assert not model.get_layer("probabilities").trainable_weights
+    assert model.count_params() == 21_373  # 4 x (224 + 1,168 + 3,925) + the fixed head
     assert model.input_names == ["flow_xf"]
 
 
@@ -95,7 +96,7 @@ def test_parallel_model_uses_sgd_with_momentum_at_its_reference_input():
     assert float(optimizer.momentum) == pytest.approx(0.9)
 
 
-def test_default_model_is_far_smaller_than_the_thesis_model_on_the_same_input():
+def test_motion_model_is_far_smaller_than_the_thesis_model_on_the_same_input():
     shape = (16, 64, 64, 2)
     small = build_model("motion_cnn_tcn", shape, 5).count_params()
     thesis = build_model("thesis_cnn_bilstm", shape, 5).count_params()
