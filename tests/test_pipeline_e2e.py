@@ -86,6 +86,9 @@ def _independent_sequence_example(num_frames=9, height=100, width=90, seed=3):
     for _ in range(num_frames):
         image = rng.integers(0, 255, size=(height, width), dtype=np.uint8)
         frames.feature.add().bytes_list.value.append(cv2.imencode(".png", image)[1].tobytes())
+    for name in ("flow_u", "flow_v", "strain"):  # what the default (flow) model reads
+        flow = rng.normal(size=(20, 20)).astype("<f4")
+        example.context.feature[name].bytes_list.value.append(flow.tobytes())
     return example.SerializeToString()
 
 

@@ -20,8 +20,8 @@ only, so model selection never sees an eval subject.
 The transform runs once, not once per epoch: after the first pass each clip's model
 input is written beside its record (``<record>.xf``, a serialized tensor) and the epochs
 read those, unless they would take more than ``TRANSFORMED_CACHE_BYTES`` of local disk
-(then every epoch transforms the records as it reads them). Decoding and resizing every
-frame again each epoch was a third of a LOSO fold's fit (bench/protocols.py).
+(then every epoch transforms the records as it reads them): decoding and resizing the
+frames again in every epoch roughly doubled a frame model's fit (bench/protocols.py).
 
 ``Clips`` keeps transformed clips in memory for small sets (tests, benches);
 both kinds offer the same ``labels``/``subjects``/``select``/``batches``.
