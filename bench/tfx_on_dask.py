@@ -18,6 +18,7 @@ from distributed import LocalCluster
 from tfx import v1 as tfx
 
 from mer_tfx.ingestion.beam_job import DASK_RUNNER
+from mer_tfx.pipeline.beam_args import skip_tfx_sdist_for_local_runners
 from mer_tfx.pipeline.configs import PipelineSettings
 from mer_tfx.pipeline.pipeline import create_components
 from mer_tfx.synthetic import generate
@@ -42,6 +43,7 @@ def run_with_dask(target: str, data, out: str, dask_args: list) -> dict:
         components=components, enable_cache=False, beam_pipeline_args=IN_PROCESS,
         metadata_connection_config=tfx.orchestration.metadata
         .sqlite_metadata_connection_config(os.path.join(out, "metadata.db")))
+    skip_tfx_sdist_for_local_runners()  # as the product's local runner does
     try:
         tfx.orchestration.LocalDagRunner().run(pipeline)
     except Exception as error:  # noqa: BLE001 - the finding is which error
