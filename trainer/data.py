@@ -159,29 +159,31 @@ class RecordClips:
 
     def batches(self, batch_size: int, shuffle: bool = False, augment: bool = False,
                 seed: int = 0):
-        if self.inputs is not None:
-            dataset = tf.data.Dataset.from_tensor_slices((self.inputs.astype(str),
-                                                          self.labels))
-        else:
-            dataset = tf.data.Dataset.from_tensor_slices(self.paths.astype(str))
+        cached = self.inputs is not None
+        dataset = tf.data.Dataset.from_tensor_slices(
+            (self.inputs.astype(str), self.labels) if cached else self.paths.astype(str))
         if shuffle:
             dataset = dataset.shuffle(max(len(self), 1), seed=seed,
                                       reshuffle_each_iteration=True)
-        if self.inputs is not None:
-            shape = self.input_shape
-            dataset = dataset.map(
-                lambda path, label: (tf.ensure_shape(tf.io.parse_tensor(
-                    tf.io.read_file(path), tf.float32), shape), label),
-                num_parallel_calls=PARALLEL_CALLS, deterministic=True)
-        else:
-            dataset = dataset.map(tf.io.read_file, num_parallel_calls=PARALLEL_CALLS,
-                                  deterministic=True)
-            dataset = dataset.batch(READ_BATCH).map(
-                self.transform, num_parallel_calls=PARALLEL_CALLS,
-                deterministic=True).unbatch()
+        dataset = self._read_inputs(dataset) if cached else self._read_records(dataset)
         if augment:
             dataset = _augmented(dataset, len(self.input_shape) == 3, seed)
         return dataset.batch(batch_size).prefetch(1).with_options(_fixed_buffers())
+
+    def _read_inputs(self, dataset):
+        """(input file, label) -> (model input, label), as ``transformed_once`` wrote it."""
+        shape = self.input_shape
+        return dataset.map(
+            lambda path, label: (tf.ensure_shape(tf.io.parse_tensor(
+                tf.io.read_file(path), tf.float32), shape), label),
+            num_parallel_calls=PARALLEL_CALLS, deterministic=True)
+
+    def _read_records(self, dataset):
+        """record file -> (model input, label_xf), through the transform."""
+        dataset = dataset.map(tf.io.read_file, num_parallel_calls=PARALLEL_CALLS,
+                              deterministic=True)
+        return dataset.batch(READ_BATCH).map(
+            self.transform, num_parallel_calls=PARALLEL_CALLS, deterministic=True).unbatch()
 
 
 def record_files(patterns) -> list[str]:
@@ -259,13 +261,9 @@ def transformed_once(clips: RecordClips) -> RecordClips:
     """``clips`` reading each record's model input from ``<record>.xf``, written here by
     one transform pass (READ_BATCH records in memory at a time)."""
     inputs = np.array([f"{path}.xf" for path in clips.paths])
-    dataset = tf.data.Dataset.from_tensor_slices(clips.paths.astype(str)).map(
-        tf.io.read_file).batch(READ_BATCH).map(clips.transform)
-    written = 0
-    for batch, _ in dataset:
-        for clip in batch:
-            tf.io.write_file(inputs[written], tf.io.serialize_tensor(clip))
-            written += 1
+    records = tf.data.Dataset.from_tensor_slices(clips.paths.astype(str))
+    for path, (clip, _) in zip(inputs, clips._read_records(records)):
+        tf.io.write_file(path, tf.io.serialize_tensor(clip))
     return dataclasses.replace(clips, inputs=inputs)
 
 
