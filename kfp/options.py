@@ -175,11 +175,11 @@ def container_beam_args(beam_args, image: str) -> list:
         if not arg.startswith("--"):
             raise UserError(f"Beam arg {arg!r} must look like --name=value "
                             "(e.g. --runner=DataflowRunner)")
-    if not any(a.startswith("--runner") for a in args) and \
-            not any(a.startswith("--direct_num_workers") for a in args):
-        args.append("--direct_num_workers=0")
-    if not any(a.startswith(("--runner", "--sdk_container_image")) for a in args):
-        args.append(f"--sdk_container_image={image}")
+    if not any(a.startswith("--runner") for a in args):  # the DirectRunner, in the pod
+        if not any(a.startswith("--direct_num_workers") for a in args):
+            args.append("--direct_num_workers=0")
+        if not any(a.startswith("--sdk_container_image") for a in args):
+            args.append(f"--sdk_container_image={image}")
     return args
 
 
