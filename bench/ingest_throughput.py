@@ -4,10 +4,12 @@ workers) vs a bare sequential loop, on JPEG frames of real-dataset size.
 Both sides do the same frame work on the same frames: read the file, decode to gray,
 find the face on the onset frame, crop, resize, PNG-encode (the Beam job also finds
 the landmarks, builds and writes the gzip SequenceExample records, the loop does not).
-The loop is the frame path as it was (faces searched on the full frame); the job uses
-today's (faces searched on a 240-px copy). The job runs with registration, flow and
-apex spotting off for the comparison (the same work as the loop), and once more with
-everything on to show their cost.
+The loop is the frame path as it was when the issue set the ceiling (faces of at
+least a fifth of the frame searched on the full frame); the job uses today's (faces of
+at least a quarter searched on a 240-px copy, the eyes crop resampled from a window of
+the frame, records in gzip's stored blocks: ingestion/records.py). The job runs with
+registration, flow and apex spotting off for the comparison (the same work as the
+loop), and once more with everything on to show their cost.
 
 Two bare loops in two forked processes over disjoint halves of the clips give the
 machine's own ceiling for any 2-worker job; it is measured right before the DaskRunner
@@ -21,7 +23,9 @@ runs (its wall time, 2 clips of frames included) is the start-up subtracted for 
 of start-up" (the first warms a Dask cluster's workers, which import Beam, TensorFlow
 and OpenCV on their first task, as a cluster in use already has; its time is printed
 as "cold"). The Dask cluster (2 worker processes of 1 thread) is started before the
-timing. For the DaskRunner the bench also reads the cluster's task stream: the
+timing, twice: as Dask starts it, and with Dask's statistical profiler off (it samples
+the converting thread's stack every 10 ms; the README advises it off on an ingestion
+cluster). For the DaskRunner the bench also reads the cluster's task stream: the
 conversion tasks, each worker's busy seconds, and the span from the first task's
 start to the last one's end. Load averages are printed as the machine is shared.
 
@@ -61,7 +65,7 @@ def sequential_loop(specs, size: int) -> int:
         for position, number in enumerate(range(spec.onset, spec.offset + 1)):
             gray = decode_gray(fileio.read_bytes(available[number]), available[number])
             if position == 0:
-                box = face_box(gray, detect_side=None)
+                box = face_box(gray, detect_side=None, min_face=0.2)
             crop_resize_encode(gray, box, size)
             frames += 1
     return frames
@@ -95,10 +99,11 @@ def _job_work_share(args) -> tuple[int, float]:
     import tensorflow as tf
 
     from mer_tfx.ingestion.convert import convert_clip
+    from mer_tfx.ingestion.records import record_file_options
 
     specs, size, path = args
     started, frames = time.process_time(), 0
-    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+    with tf.io.TFRecordWriter(path, options=record_file_options()) as writer:
         for spec in specs:
             result = convert_clip(spec, size, True, **SAME_WORK)
             if hasattr(result, "serialized"):
@@ -257,8 +262,10 @@ def main(argv=None):
 
 
 def _dask_run(source, small, work, size, specs, loop_fps) -> None:
-    """The ceiling, then the DaskRunner on a local cluster of 2 one-thread workers, and
-    the ratio of the two."""
+    """The ceiling, then the DaskRunner on a local cluster of 2 one-thread workers, as
+    Dask starts them and with its statistical profiler off (as the README advises for
+    an ingestion cluster), and the ratios to the ceiling."""
+    import dask
     from distributed import Client, LocalCluster
 
     ceiling, ceiling_cpu = parallel_loops(specs, size)
@@ -267,19 +274,23 @@ def _dask_run(source, small, work, size, specs, loop_fps) -> None:
     plain, plain_cpu = job_work_loops(specs, size, work)
     print(f"{'job frame work in 2 plain processes':<38s} {plain:8.1f} frames/s   "
           f"ratio {plain / loop_fps:.2f}   [{_load()}]", flush=True)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        dask = ["--runner=DaskRunner", f"--dask_address={cluster.scheduler_address}"]
-        net, worker_cpu = run_job("DaskRunner, 2 worker processes", dask, SAME_WORK, source,
-                                  small, work, size, loop_fps, client=client)
-    print(f"DaskRunner net of start-up / ceiling: {net / ceiling:.2f} (goal >= {GOAL}); "
-          f"/ the job's work in 2 plain processes: {net / plain:.2f}", flush=True)
-    print(f"CPU per frame (all threads; robust to the machine's load): bare loops "
-          f"{1e3 * ceiling_cpu:.2f} ms, the job's work in plain processes "
-          f"{1e3 * plain_cpu:.2f} ms, Dask workers {1e3 * worker_cpu:.2f} ms "
-          f"(bare loops / workers {ceiling_cpu / worker_cpu:.2f}, plain / workers "
-          f"{plain_cpu / worker_cpu:.2f})", flush=True)
-
+    results = {}
+    for profiler in (True, False):
+        name = "DaskRunner, 2 workers" + ("" if profiler else ", profiler off")
+        with dask.config.set({"distributed.worker.profile.enabled": profiler}), \
+                LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                             dashboard_address=None) as cluster, Client(cluster) as client:
+            assert client.run(lambda: dask.config.get("distributed.worker.profile.enabled")
+                              ) == {w: profiler for w in client.scheduler_info()["workers"]}
+            dask_args = ["--runner=DaskRunner", f"--dask_address={cluster.scheduler_address}"]
+            results[name] = run_job(name, dask_args, SAME_WORK, source, small, work, size,
+                                    loop_fps, client=client)
+    for name, (net, worker_cpu) in results.items():
+        print(f"{name}: net of start-up / ceiling {net / ceiling:.2f} (goal >= {GOAL}); "
+              f"/ the job's work in 2 plain processes {net / plain:.2f}; CPU per frame "
+              f"(all threads; robust to the load): bare loops {1e3 * ceiling_cpu:.2f} ms, "
+              f"the job's work in plain processes {1e3 * plain_cpu:.2f} ms, Dask workers "
+              f"{1e3 * worker_cpu:.2f} ms", flush=True)
 
 
 if __name__ == "__main__":

@@ -118,19 +118,21 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             raise IngestionError(f"all {len(rows)} annotation rows were rejected")
         face_crop = bool(exec_properties["face_crop"])
         examples.split_names = artifact_utils.encode_split_names([ALL])
+        ingest = IngestClips(
+            rows, report.uri,
+            os.path.join(artifact_utils.get_split_uri([examples], ALL), "data_tfrecord"),
+            records_suffix=".gz", size=exec_properties["frame_size"], face_crop=face_crop,
+            extra={"datasets": [s.dataset for s in sources]},
+            convert_options={"apex_fallback": exec_properties["apex_fallback"],
+                             "apex_from": exec_properties["apex_from"],
+                             "flow": bool(exec_properties.get("flow", 1)),
+                             "register": bool(exec_properties.get("register", 1)),
+                             "flow_algorithm": exec_properties.get("flow_algorithm")
+                             or "tvl1",
+                             "align": exec_properties.get("align") or "eyes"})
         with self._make_beam_pipeline() as pipeline:
-            _ = pipeline | "Ingest" >> IngestClips(
-                rows, report.uri,
-                os.path.join(artifact_utils.get_split_uri([examples], ALL), "data_tfrecord"),
-                records_suffix=".gz", size=exec_properties["frame_size"], face_crop=face_crop,
-                extra={"datasets": [s.dataset for s in sources]},
-                convert_options={"apex_fallback": exec_properties["apex_fallback"],
-                                 "apex_from": exec_properties["apex_from"],
-                                 "flow": bool(exec_properties.get("flow", 1)),
-                                 "register": bool(exec_properties.get("register", 1)),
-                                 "flow_algorithm": exec_properties.get("flow_algorithm")
-                                 or "tvl1",
-                                 "align": exec_properties.get("align") or "eyes"})
+            _ = pipeline | "Ingest" >> ingest
+        ingest.write_report()
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE)
         examples.span = 0
         summary = checked_summary(report.uri, ", ".join(s.root for s in sources))  # maybe gs://

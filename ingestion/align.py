@@ -62,20 +62,60 @@ def box_matrix(box, frame_shape, size: int) -> np.ndarray:
     return np.array([[sx, 0, (0.5 - x) * sx - 0.5], [0, sy, (0.5 - y) * sy - 0.5]])
 
 
-def warp(gray: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
-    """``gray`` mapped by ``matrix`` into a size x size crop, edges replicated. A large
-    face is first area-reduced to about the crop's scale (as crop_resize does), so a
-    bilinear warp does not alias."""
+def source_window(matrix: np.ndarray, size: int, frame_shape) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the frame pixels a size x size crop under ``matrix`` (frame ->
+    crop) reads, plus a margin for the interpolation, clipped to the frame."""
+    height, width = frame_shape[:2]
+    inverse = cv2.invertAffineTransform(matrix)
+    corners = np.array([[-0.5, -0.5, 1], [size - 0.5, -0.5, 1], [-0.5, size - 0.5, 1],
+                        [size - 0.5, size - 0.5, 1]]) @ inverse.T
+    margin = 2 + 1 / max(float(np.sqrt(abs(np.linalg.det(matrix[:, :2])))), 1e-6)
+    x0, y0 = np.floor(corners.min(axis=0) - margin).astype(int)
+    x1, y1 = np.ceil(corners.max(axis=0) + margin).astype(int)
+    return max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+
+
+@dataclasses.dataclass(frozen=True)
+class WarpSteps:
+    """How ``warp`` resamples frames of one shape: worked out once per clip."""
+
+    window: tuple | None  # (x0, y0, x1, y1) of the frame read; None: all of it
+    small: tuple | None  # (width, height) the window is area-reduced to; None: not
+    matrix: np.ndarray  # 2 x 3, from the (reduced) window to the crop
+
+
+def warp_steps(matrix: np.ndarray, size: int, frame_shape) -> WarpSteps:
+    """Only the window the crop reads is resampled (``source_window``: a face is about
+    a third of a CASME II frame). A large face is first area-reduced to about the
+    crop's scale (as crop_resize does), so a bilinear warp does not alias."""
+    height, width = frame_shape[:2]
+    x0, y0, x1, y1 = source_window(matrix, size, frame_shape)
+    window = None
+    if x1 - x0 >= 1 and y1 - y0 >= 1 and (x0, y0, x1, y1) != (0, 0, width, height):
+        window, (width, height) = (x0, y0, x1, y1), (x1 - x0, y1 - y0)
+        matrix = matrix @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], np.float64)
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    small = None
     if scale < 0.8:
-        height, width = gray.shape[:2]
         small = (max(1, int(round(width * scale))), max(1, int(round(height * scale))))
-        gray = cv2.resize(gray, small, interpolation=cv2.INTER_AREA)
         fx, fy = small[0] / width, small[1] / height
         # frame x = (x_small + 0.5) / fx - 0.5
         to_frame = np.array([[1 / fx, 0, 0.5 / fx - 0.5], [0, 1 / fy, 0.5 / fy - 0.5], [0, 0, 1]])
         matrix = matrix @ to_frame
-    return cv2.warpAffine(gray, matrix, (size, size), flags=cv2.INTER_LINEAR,
+    return WarpSteps(window, small, matrix)
+
+
+def warp(gray: np.ndarray, matrix: np.ndarray, size: int,
+         steps: WarpSteps | None = None) -> np.ndarray:
+    """``gray`` mapped by ``matrix`` into a size x size crop, edges replicated, by
+    ``steps`` (default: ``warp_steps`` for this frame)."""
+    steps = steps or warp_steps(matrix, size, gray.shape)
+    if steps.window is not None:
+        x0, y0, x1, y1 = steps.window
+        gray = gray[y0:y1, x0:x1]
+    if steps.small is not None:
+        gray = cv2.resize(gray, steps.small, interpolation=cv2.INTER_AREA)
+    return cv2.warpAffine(gray, steps.matrix, (size, size), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
 
 
@@ -89,11 +129,15 @@ class FaceCrop:
     landmarks: np.ndarray | None  # (5, 2) in crop pixels of the stored frames
     alignment: str  # "eyes", "box" (the Haar box) or "frame" (the whole frame)
     repairs: tuple = ()  # e.g. FALLBACK_REPAIR
+    _steps: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def apply(self, gray: np.ndarray) -> np.ndarray:
-        if self.matrix is not None:
-            return warp(gray, self.matrix, self.size)
-        return crop_resize(gray, self.box, self.size)
+        if self.matrix is None:
+            return crop_resize(gray, self.box, self.size)
+        steps = self._steps.get(gray.shape)
+        if steps is None:  # the clip's frames share a shape: worked out once
+            steps = self._steps[gray.shape] = warp_steps(self.matrix, self.size, gray.shape)
+        return warp(gray, self.matrix, self.size, steps)
 
     @property
     def landmark_values(self) -> list | None:

@@ -23,6 +23,7 @@ from . import fileio, outputs, video, worker_process
 from .clips import ClipSpec, Reject
 from .convert import convert_clip
 from .readers import read_sources
+from .records import record_file_options
 from .shards import plan_shards, shard_count
 from .tables import AnnotationError
 
@@ -70,20 +71,22 @@ class IngestionError(UserError):
 
 
 class _ConvertShardFn(beam.DoFn):
-    """(shard, clip specs) -> the shard's records written to one gzip TFRecord file with
-    a fixed name, and per clip its outcome (the Converted without its bytes, or the
-    Reject with its dataset); then the file's path.
+    """(shard, clip specs) -> the shard's records written to one gzip TFRecord file, and
+    its report part (``write_part``: the tally and rejects of its clips) to another, both
+    with fixed names; emits nothing.
 
-    Converting and writing in one task keeps the record bytes out of every shuffle
-    (only the small specs and outcomes move between workers). ``setup`` prepares the
-    worker process (ingestion/worker_process.py). The file is written in
-    ``process`` under a deterministic name, so a retried task rewrites the same file
-    (Beam's file sinks finish in ``finish_bundle``, whose output the DaskRunner drops).
+    Converting and writing in one task keeps the record bytes out of every shuffle, and
+    the report parts, gathered by the launching process after the job
+    (``write_report``), keep the job free of any shuffle at all. ``setup`` prepares the
+    worker process (ingestion/worker_process.py). The files are written in ``process``
+    under deterministic names, so a retried task rewrites the same files (Beam's file
+    sinks finish in ``finish_bundle``, whose output the DaskRunner drops).
     """
 
     def __init__(self, prefix: str, suffix: str, shards: int, size: int, face_crop: bool,
-                 total: int = 0, convert_options: dict | None = None):
+                 total: int = 0, convert_options: dict | None = None, report_dir: str = ""):
         self._prefix, self._suffix, self._shards = prefix, suffix, shards
+        self._report_dir = report_dir
         self._size = size
         self._face_crop = face_crop
         # apex_fallback, apex_from, flow, flow_algorithm, register (convert_clip)
@@ -105,14 +108,19 @@ class _ConvertShardFn(beam.DoFn):
         shard, specs = shard_specs
         path = f"{self._prefix}-{shard:05d}-of-{self._shards:05d}{self._suffix}"
         tf.io.gfile.makedirs(os.path.dirname(path))
+        tally, rejects = collections.Counter(), []
         try:
-            with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+            with tf.io.TFRecordWriter(path, options=record_file_options()) as writer:
                 # By video first: a remote video is copied here once for all its intervals.
                 for spec in sorted(specs, key=lambda s: (s.dataset, s.video, s.clip_id)):
-                    yield self._convert(spec, writer)
+                    outcome = self._convert(spec, writer)
+                    tally.update(_tally(outcome))
+                    if isinstance(outcome, Reject):
+                        rejects.append(outcome)
         finally:
             video.COPIES.clear()  # no other shard has intervals of this shard's videos
-        yield path
+        write_part(self._report_dir, shard, self._shards, tally, rejects)
+        return []
 
     def _convert(self, spec: ClipSpec, writer):
         result = convert_clip(spec, self._size, self._face_crop, **self._options)
@@ -127,32 +135,6 @@ class _ConvertShardFn(beam.DoFn):
         self._converted.inc()
         self._frames.inc(result.num_frames)
         return dataclasses.replace(result, serialized=b"")
-
-
-class _WriteReportFn(beam.DoFn):
-    """All report parts (one group of (tally, rejects, record file or None)) ->
-    rejects.jsonl, summary.json."""
-
-    def __init__(self, out_dir: str, rows: dict, face_crop: bool, extra: dict | None = None):
-        self._out_dir = out_dir
-        self._rows = rows
-        self._face_crop = face_crop
-        self._extra = extra or {}
-
-    def process(self, keyed_parts):
-        tally, rejects, files = collections.Counter(), [], 0
-        for counts, part_rejects, path in keyed_parts[1]:
-            tally.update(counts)
-            rejects.extend(part_rejects)
-            files += path is not None
-        summary = make_summary(self._rows, tally, self._face_crop)
-        summary.update(self._extra, record_files=files)
-        lines = [r.to_json() for r in sorted(rejects, key=lambda r: (r.dataset, r.row, r.clip))]
-        fileio.write_text(fileio.join(self._out_dir, "rejects.jsonl"),
-                          "".join(line + "\n" for line in lines))
-        fileio.write_text(fileio.join(self._out_dir, "summary.json"),
-                          json.dumps(summary, indent=2, sort_keys=True) + "\n")
-        yield summary
 
 
 def _tally(item) -> collections.Counter:
@@ -172,20 +154,51 @@ def _tally(item) -> collections.Counter:
     return tally
 
 
-def report_part(item) -> tuple:
-    """One output of the conversion (a record file's path, a Converted or a Reject) as
-    the report's (None, (tally, rejects, path)) part."""
-    if isinstance(item, str):
-        return None, (collections.Counter(), (), item)
-    return None, (_tally(item), (item,) if isinstance(item, Reject) else (), None)
+PARTS_FOLDER = "report-parts"
 
 
-def early_rejects_part(rejects: list) -> tuple:
-    """The annotation checks' rejects as one report part (one element: one partition)."""
-    tally = collections.Counter()
-    for reject in rejects:
+def part_path(report_dir: str, shard: int, shards: int) -> str:
+    return fileio.join(report_dir, PARTS_FOLDER, f"part-{shard:05d}-of-{shards:05d}.json")
+
+
+def write_part(report_dir: str, shard: int, shards: int, tally: collections.Counter,
+               rejects: list) -> None:
+    """One shard's share of the report, for ``write_report``."""
+    fileio.makedirs(fileio.join(report_dir, PARTS_FOLDER))
+    fileio.write_text(part_path(report_dir, shard, shards), json.dumps(
+        {"tally": dict(tally), "rejects": [r.to_json() for r in rejects]}, sort_keys=True))
+
+
+def write_report(report_dir: str, rows: list, face_crop: bool, extra: dict | None = None
+                 ) -> dict:
+    """rejects.jsonl and summary.json from the annotation checks' rejects and the report
+    parts of the planned shards (each written by its conversion task), whose files are
+    then removed; returns the summary. A part missing means a task did not finish:
+    IngestionError."""
+    specs, early = split_rows(rows)
+    tally, lines = collections.Counter(), [r.to_json() for r in early]
+    for reject in early:
         tally.update(_tally(reject))
-    return None, (tally, tuple(rejects), None)
+    shards = shard_count(len(specs))
+    paths = [part_path(report_dir, shard, shards) for shard, _ in plan_shards(specs, shards)]
+    for path in paths:
+        try:
+            part = json.loads(fileio.read_bytes(path))
+        except (OSError, ValueError) as error:
+            raise IngestionError(f"the conversion task of {path} left no report part "
+                                 f"({error}): run the job again") from None
+        tally.update(part["tally"])
+        lines.extend(part["rejects"])
+    summary = make_summary(rows_by_dataset(rows), tally, face_crop)
+    summary.update(extra or {}, record_files=len(paths))
+    order = sorted(lines, key=lambda line: (lambda r: (r["dataset"], r["row"], r["clip"]))(
+        json.loads(line)))
+    fileio.write_text(fileio.join(report_dir, "rejects.jsonl"),
+                      "".join(line + "\n" for line in order))
+    fileio.write_text(fileio.join(report_dir, "summary.json"),
+                      json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    fileio.remove_files(paths)
+    return summary
 
 
 def _suffixed(tally: collections.Counter, prefix: str) -> dict:
@@ -247,7 +260,8 @@ def split_rows(rows):
 
 INGEST_COMMAND = "mer-tfx ingest"
 # What `mer-tfx ingest` writes into --out: a re-run removes these and nothing else.
-INGEST_OUTPUTS = ("records/clips-*-of-*.tfrecord.gz", "rejects.jsonl", "summary.json")
+INGEST_OUTPUTS = ("records/clips-*-of-*.tfrecord.gz", "rejects.jsonl", "summary.json",
+                  f"{PARTS_FOLDER}/part-*-of-*.json")
 
 
 def _clear_outputs(out_dir: str) -> None:
@@ -258,7 +272,8 @@ def _clear_outputs(out_dir: str) -> None:
 
 class IngestClips(beam.PTransform):
     """Annotation rows -> gzip TFRecord files of the converted clips under
-    ``records_prefix``, and rejects.jsonl and summary.json in ``report_dir``.
+    ``records_prefix``; after the pipeline ran, ``write_report`` writes rejects.jsonl
+    and summary.json in ``report_dir``.
 
     The one ingestion graph: ``mer-tfx ingest`` and MerExampleGen apply it and differ
     only in where the files go. Every row ends up converted or rejected with a reason
@@ -266,18 +281,14 @@ class IngestClips(beam.PTransform):
     accounting holds (rows = converted + rejected).
 
     Built from the primitives every runner has, so it runs on Beam's DaskRunner as on
-    the DirectRunner, Dataflow or Flink: Create, ParDo, GroupByKey and Flatten
-    only; no tagged outputs and no side inputs (the DaskRunner feeds every tagged
-    output all elements and recomputes upstream per side input), the clips planned
-    into shards of about equal frames before the job (ingestion/shards.py) and created
-    as such, each converted and written by one ParDo task (Beam's file sinks lose what
-    ``finish_bundle`` emits there, the record bytes never pass through a shuffle, and
-    on Dask no shuffle precedes the conversion), and a single leaf, the report, that
-    the record files feed (it computes one leaf's graph). The report's GroupByKey is a
-    task shuffle on Dask, of about n^2 tasks for n partitions in (ceil(sqrt(n))^3 above
-    32): each conversion output becomes its report part in place (one partition per
-    shard) and the annotation rejects one more element, so n = shards + 1 (2 x shards + 1
-    through Filter and Flatten branches took 1,800 tasks for 32 shards, 576 now).
+    the DirectRunner, Dataflow or Flink: a Create of the clips planned into shards of
+    about equal frames before the job (ingestion/shards.py) and one ParDo that converts
+    and writes each shard in one task, nothing else. No shuffle: the record bytes
+    never move between workers, and the report is gathered from one part file per shard
+    by the launching process (on Dask a GroupByKey of the report parts was a task shuffle
+    of ~n^2 tasks for n shards: 650 of the job's 682 tasks for 32 shards, and the
+    scheduler's CPU with them). No tagged outputs, side inputs or ``finish_bundle``
+    output, which the DaskRunner mishandles.
     """
 
     def __init__(self, rows: list, report_dir: str, records_prefix: str,
@@ -294,25 +305,17 @@ class IngestClips(beam.PTransform):
         self._options = convert_options  # convert_clip's apex, flow and register options
 
     def expand(self, pbegin):
-        specs, early_rejects = split_rows(self._rows)
+        specs, _ = split_rows(self._rows)
         shards = shard_count(len(specs))
-        outcomes = (pbegin
-                    | "Shards" >> beam.Create(plan_shards(specs, shards))
-                    | "ConvertAndWrite" >> beam.ParDo(_ConvertShardFn(
-                        self._prefix, self._suffix, shards, self._size, self._face_crop,
-                        len(specs), self._options)))
-        # One part per output, in the conversion's partitions, plus one element for the
-        # annotation rejects: on Dask the GroupByKey below is a task shuffle whose size
-        # grows with its input's partitions.
-        parts = ((outcomes | "ReportParts" >> beam.Map(report_part),
-                  pbegin | "AnnotationRejects" >> beam.Create(
-                      [early_rejects_part(early_rejects)]))
-                 | "Parts" >> beam.Flatten())
-        return (parts
-                | "Together" >> beam.GroupByKey()
-                | "WriteReport" >> beam.ParDo(_WriteReportFn(
-                    self._report_dir, rows_by_dataset(self._rows), self._face_crop,
-                    self._extra)))
+        return (pbegin
+                | "Shards" >> beam.Create(plan_shards(specs, shards))
+                | "ConvertAndWrite" >> beam.ParDo(_ConvertShardFn(
+                    self._prefix, self._suffix, shards, self._size, self._face_crop,
+                    len(specs), self._options, self._report_dir)))
+
+    def write_report(self) -> dict:
+        """The job's report (``write_report``), once the pipeline has run; the summary."""
+        return write_report(self._report_dir, self._rows, self._face_crop, self._extra)
 
 
 def checked_summary(report_dir: str, source: str) -> dict:
@@ -344,10 +347,12 @@ def run_ingest(sources, out_dir: str, size: int = 128, face_crop: bool = True,
     beam_args = runner_args(beam_args, len(specs),
                             partitions=len(plan_shards(specs)))
     pipeline = beam.Pipeline(options=PipelineOptions(beam_args))
-    _ = pipeline | "Ingest" >> IngestClips(
+    ingest = IngestClips(
         rows, out_dir, fileio.join(out_dir, "records", "clips"), size=size,
         face_crop=face_crop, extra={"datasets": [s.dataset for s in sources], "size": size,
                                     "face_crop": face_crop, **(convert_options or {})},
         convert_options=convert_options)
+    _ = pipeline | "Ingest" >> ingest
     finish(pipeline.run())
+    ingest.write_report()
     return checked_summary(out_dir, names)

@@ -136,3 +136,14 @@ def makedirs(path: str) -> None:
 def write_text(path: str, text: str) -> None:
     with FileSystems.create(path) as handle:
         handle.write(text.encode("utf-8"))
+
+
+def remove_files(paths: list[str]) -> None:
+    """Delete these files (local or remote), then their local folders left empty."""
+    if not paths:
+        return
+    FileSystems.delete(list(paths))
+    for folder in sorted({os.path.dirname(p) for p in paths if not _remote(p)}, key=len,
+                         reverse=True):
+        if os.path.isdir(folder) and not os.listdir(folder):
+            os.rmdir(folder)

@@ -14,6 +14,15 @@ from mer_tfx.labels import three_class
 from .clips import ClipSpec
 from .flow import FLOW_FEATURES, FLOW_SIZE, encode_map
 
+
+def record_file_options() -> tf.io.TFRecordOptions:
+    """How ingestion writes its gzip TFRecord files: in gzip's stored blocks (level 0).
+    The frames are PNG, already deflated; deflating the records again saved 3% of
+    their bytes for ~10% of the conversion's CPU (0.3 ms a frame). Every gzip reader
+    reads them as before."""
+    return tf.io.TFRecordOptions(compression_type="GZIP", compression_level=0)
+
+
 # name -> (type: "bytes" | "int" | "float" | "floats" (a list), what it holds)
 CONTEXT = {
     "dataset": ("bytes", "dataset name (casme2, samm, ...)"),

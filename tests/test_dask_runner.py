@@ -74,10 +74,10 @@ def test_runner_flags_are_spelled_for_beam():
                        partitions=16)[-1] == "--dask_npartitions=3"
 
 
-def test_report_shuffle_takes_one_partition_per_shard_plus_the_annotation_rejects(tmp_path):
-    """On Dask the report's GroupByKey is a task shuffle of ~n^2 tasks for n input
-    partitions: its input must be the shards' partitions plus one, not a Flatten of
-    several branches of them."""
+def test_the_dask_graph_is_one_task_per_shard_and_no_shuffle(tmp_path):
+    """On Dask a GroupByKey is a task shuffle of ~n^2 tasks for n partitions: the job has
+    none (the report parts are files the launcher gathers); its graph is the shards'
+    Create and the conversion, one partition per shard."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.dask.dask_runner import DaskOptions, DaskRunner
@@ -102,5 +102,8 @@ def test_report_shuffle_takes_one_partition_per_shard_plus_the_annotation_reject
     visitor = DaskRunner.to_dask_bag_visitor(DaskOptions._extract_bag_kwargs(
         options.view_as(DaskOptions).get_all_options(drop_default=True, current_only=True)))
     pipeline.visit(visitor)
-    parts = [bag for node, bag in visitor.bags.items() if node.full_label == "Ingest/Parts"]
-    assert shards > 1 and [bag.npartitions for bag in parts] == [shards + 1]
+    labels = {node.full_label: bag for node, bag in visitor.bags.items()}
+    assert not [label for label in labels if "GroupByKey" in label or "Flatten" in label]
+    convert = labels["Ingest/ConvertAndWrite"]
+    assert shards > 1 and convert.npartitions == shards
+    assert len(convert.__dask_graph__()) <= 3 * shards  # Create, fused DoFn steps

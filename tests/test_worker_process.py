@@ -1,5 +1,6 @@
 """A worker process started with a fixed malloc threshold (Dask's nanny sets one) gets
 glibc's heap behaviour back: a frame-sized buffer stops costing fresh pages each time."""
+import os
 import subprocess
 import sys
 
@@ -52,3 +53,29 @@ def test_prepare_leaves_a_process_without_fixed_thresholds_alone(monkeypatch):
     worker_process.prepare()
     worker_process.prepare()  # once per process
     assert calls == [1]
+
+
+THREADS = """
+import sys
+import cv2
+from mer_tfx.ingestion import worker_process
+if sys.argv[1] == "prepared":
+    worker_process.prepare()
+print(cv2.getNumThreads())
+"""
+
+
+def _opencv_threads(mode: str = "prepared", **environment) -> int:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_NUM_THREADS", "OPENCV_FOR_THREADS_NUM")}
+    done = subprocess.run([sys.executable, "-c", THREADS, mode], env=dict(env, **environment),
+                          check=True, capture_output=True, text=True)
+    return int(done.stdout.split()[-1])
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="OpenCV runs one thread anyway")
+def test_prepare_holds_opencv_to_the_workers_thread_budget():
+    assert _opencv_threads("as started", OMP_NUM_THREADS="1") > 1  # OpenCV ignores it
+    assert _opencv_threads(OMP_NUM_THREADS="1") == 1  # as Dask's nanny starts a worker
+    assert _opencv_threads(OMP_NUM_THREADS="1", OPENCV_FOR_THREADS_NUM="2") == 2
+    assert _opencv_threads() == _opencv_threads("as started")  # no budget: left alone
