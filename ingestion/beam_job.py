@@ -18,6 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from mer_tfx.datasets import Source
 from mer_tfx.errors import UserError
 from mer_tfx.logs import PROGRESS_TAG
+from mer_tfx.pipeline.beam_args import with_local_runner
 
 from . import fileio, outputs, video, worker_process
 from .clips import ClipSpec, Reject
@@ -34,7 +35,8 @@ DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
 
 def runner_args(beam_args: list[str] | None, clips: int,
                 partitions: int | None = None) -> list[str]:
-    """``beam_args`` with the DaskRunner spelled so Beam finds it.
+    """``beam_args`` with the DaskRunner spelled so Beam finds it, and without a runner
+    the local one (pipeline/beam_args.py ``with_local_runner``).
 
     ``--runner=DaskRunner`` becomes the class path Beam needs, ``--dask_address`` the
     option's real name ``--dask_client_address``, and without ``--dask_npartitions``
@@ -43,7 +45,7 @@ def runner_args(beam_args: list[str] | None, clips: int,
     runner's default of 128 elements per partition would run a small job as one task).
     """
     args = []
-    for arg in beam_args or []:
+    for arg in with_local_runner(beam_args):
         if arg in ("--runner=DaskRunner", "--runner=dask"):
             arg = f"--runner={DASK_RUNNER}"
         elif arg.startswith("--dask_address="):

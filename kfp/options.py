@@ -12,6 +12,7 @@ import logging
 import re
 
 from mer_tfx.errors import UserError
+from mer_tfx.pipeline.beam_args import LOCAL_RUNNER
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,8 @@ def parse_pvc(text) -> tuple:
 
 
 def container_beam_args(beam_args, image: str) -> list:
-    """Beam args for the containers. Without a runner, DirectRunner uses every core of
+    """Beam args for the containers. Without a runner, the local runner
+    (pipeline/beam_args.py ``LOCAL_RUNNER``) uses every core of
     the pod (--direct_num_workers=0) rather than the core count of the compiling machine,
     which ``default_beam_args`` would bake in, and its workers are named as running in
     ``image`` (they are processes of the task's own container): without a worker image,
@@ -175,7 +177,8 @@ def container_beam_args(beam_args, image: str) -> list:
         if not arg.startswith("--"):
             raise UserError(f"Beam arg {arg!r} must look like --name=value "
                             "(e.g. --runner=DataflowRunner)")
-    if not any(a.startswith("--runner") for a in args):  # the DirectRunner, in the pod
+    if not any(a.startswith("--runner") for a in args):  # the local runner, in the pod
+        args.append(f"--runner={LOCAL_RUNNER}")
         if not any(a.startswith("--direct_num_workers") for a in args):
             args.append("--direct_num_workers=0")
         if not any(a.startswith("--sdk_container_image") for a in args):

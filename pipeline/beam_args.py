@@ -1,6 +1,11 @@
 """Beam options of every Beam job the project starts (ingest, and the pipeline's components).
 
-Default: the DirectRunner, unless the caller chose a runner. A job reading fewer than
+Default, unless the caller chose a runner: ``LOCAL_RUNNER``, the engine of Beam's
+DirectRunner, named so. Since Beam 2.68 the DirectRunner first tries Prism, a Go
+runner it downloads from GitHub on first use: offline, every job then failed that
+download before falling back (and left an empty /tmp/beam-temp* folder each time);
+online, the local jobs would move to another engine than the one tested here. A job
+reading fewer than
 ``SMALL_JOB_FRAMES`` frames runs in one in-process worker: starting the multi-process
 workers costs seconds that a small job cannot win back (bench/ingest_throughput.py
 measures both); a larger one runs one worker process per core. The components that run
@@ -14,15 +19,24 @@ import logging
 import os
 
 SMALL_JOB_FRAMES = 8000
+LOCAL_RUNNER = "FnApiRunner"
 
 log = logging.getLogger(__name__)
 
 
-def default_beam_args(beam_args: list[str] | None, frames: int | None = None) -> list[str]:
-    """``beam_args`` completed with the DirectRunner's mode for a job of ``frames`` frames
-    (None: unknown, e.g. remote data; counted as large)."""
+def with_local_runner(beam_args) -> list[str]:
+    """``beam_args``, with ``--runner=LOCAL_RUNNER`` where they name no runner."""
     args = list(beam_args or [])
-    if any(a.startswith("--runner") for a in args):
+    if not any(a.startswith("--runner") for a in args):
+        args.append(f"--runner={LOCAL_RUNNER}")
+    return args
+
+
+def default_beam_args(beam_args: list[str] | None, frames: int | None = None) -> list[str]:
+    """``beam_args`` completed with the local runner and its mode for a job of ``frames``
+    frames (None: unknown, e.g. remote data; counted as large)."""
+    args = with_local_runner(beam_args)
+    if f"--runner={LOCAL_RUNNER}" not in args:  # the caller's runner, as the caller set it
         return args
     small = frames is not None and frames < SMALL_JOB_FRAMES
     if not any(a.startswith("--direct_running_mode") for a in args):
@@ -58,7 +72,7 @@ def fold_beam_args(beam_args) -> list[str]:
 # Beam runners whose workers import the submitting machine's installed packages: nothing
 # is staged for them (Beam stages packages only for the portable runners and Dataflow).
 NON_STAGING_RUNNERS = ("directrunner", "direct", "switchingdirectrunner",
-                       "bundlebaseddirectrunner", "daskrunner")
+                       "bundlebaseddirectrunner", "fnapirunner", "daskrunner")
 
 
 def _runner(beam_args) -> str:

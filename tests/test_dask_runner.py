@@ -66,7 +66,9 @@ def test_runner_flags_are_spelled_for_beam():
     args = runner_args(["--runner=DaskRunner", "--dask_address=tcp://h:8786"], clips=100)
     assert args == [f"--runner={DASK_RUNNER}", "--dask_client_address=tcp://h:8786",
                     "--dask_npartitions=13"]
-    assert runner_args(["--direct_num_workers=2"], clips=5) == ["--direct_num_workers=2"]
+    # no runner: the local one, pinned (pipeline/beam_args.py)
+    assert runner_args(["--direct_num_workers=2"], clips=5) == ["--direct_num_workers=2",
+                                                                 "--runner=FnApiRunner"]
     # the ingestion job: one partition per shard, so that each task converts one shard
     assert runner_args(["--runner=DaskRunner"], clips=480, partitions=16)[-1] == \
         "--dask_npartitions=16"
