@@ -10,10 +10,11 @@ Outputs:
   find them (temporal.real_steps) from their one input.
 - ``label_xf`` int64 [B]: index of the label in the configured class order, -1
   for a label outside it (dropped before training).
-- ``flow_xf`` float32 [B, F, F, 3], only when the configured model reads flow
-  (trainer.config.FLOW_MODELS): the stored onset->apex flow u, v and strain
-  (ingestion/flow.py), resized to F x F; u and v divided by their joint RMS (no
-  mean shift, so a mirrored flow is the negated u), strain standardised.
+- ``flow_xf`` float32 [B, F, F, 3], instead of frames_xf and mask_xf when the
+  configured model reads flow (trainer.config.FLOW_MODELS): the stored onset->apex
+  flow u, v and strain (ingestion/flow.py), resized to F x F; u and v divided by
+  their joint RMS (no mean shift, so a mirrored flow is the negated u), strain
+  standardised.
 
 Frames of any size are decoded and resized in the graph, so the same graph serves
 clips straight from a camera folder.
@@ -112,21 +113,26 @@ def _flow_inputs(inputs, size: int):
     return tf.concat([uv / rms, (strain - significant(tft.mean(strain))) / strain_std], axis=-1)
 
 
-def preprocessing_fn(inputs, custom_config=None):
-    config = TransformConfig.from_dict((custom_config or {}).get("transform"))
-    trainer = TrainerConfig.from_dict((custom_config or {}).get("trainer"))
+def _frame_inputs(inputs, config: TransformConfig) -> dict:
     images, mask = gather_window(inputs["frames"], inputs["onset"], inputs["apex"], config)
     mask5 = tf.cast(mask, tf.float32)[:, :, None, None, None]
     channels = [_standardise(images, mask5)]
     if config.motion_channel:
         motion = (images - images[:, :1]) * mask5
         channels.append(_standardise(motion, mask5))
-    outputs = {
-        FRAMES_KEY: tf.concat(channels, axis=-1),
-        MASK_KEY: tf.cast(mask, tf.float32),
-    }
+    return {FRAMES_KEY: tf.concat(channels, axis=-1), MASK_KEY: tf.cast(mask, tf.float32)}
+
+
+def preprocessing_fn(inputs, custom_config=None):
+    """A frame model's inputs (frames_xf, mask_xf) or a flow model's (flow_xf), never
+    both: a fold's Transform decodes and analyses only what its model reads (the
+    frames' statistics were most of a flow model's Transform time)."""
+    config = TransformConfig.from_dict((custom_config or {}).get("transform"))
+    trainer = TrainerConfig.from_dict((custom_config or {}).get("trainer"))
     if trainer.reads_flow:
-        outputs[FLOW_KEY] = _flow_inputs(inputs, config.flow_size)
+        outputs = {FLOW_KEY: _flow_inputs(inputs, config.flow_size)}
+    else:
+        outputs = _frame_inputs(inputs, config)
     if config.label_key in inputs:
         outputs[LABEL_KEY] = label_index(inputs[config.label_key], config.classes)
     return outputs
