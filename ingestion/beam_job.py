@@ -171,6 +171,11 @@ def write_part(report_dir: str, shard: int, shards: int, tally: collections.Coun
         {"tally": dict(tally), "rejects": [r.to_json() for r in rejects]}, sort_keys=True))
 
 
+def _reject_order(line: str) -> tuple:
+    reject = json.loads(line)
+    return reject["dataset"], reject["row"], reject["clip"]
+
+
 def write_report(report_dir: str, rows: list, face_crop: bool, extra: dict | None = None
                  ) -> dict:
     """rejects.jsonl and summary.json from the annotation checks' rejects and the report
@@ -193,10 +198,8 @@ def write_report(report_dir: str, rows: list, face_crop: bool, extra: dict | Non
         lines.extend(part["rejects"])
     summary = make_summary(rows_by_dataset(rows), tally, face_crop)
     summary.update(extra or {}, record_files=len(paths))
-    order = sorted(lines, key=lambda line: (lambda r: (r["dataset"], r["row"], r["clip"]))(
-        json.loads(line)))
     fileio.write_text(fileio.join(report_dir, "rejects.jsonl"),
-                      "".join(line + "\n" for line in order))
+                      "".join(line + "\n" for line in sorted(lines, key=_reject_order)))
     fileio.write_text(fileio.join(report_dir, "summary.json"),
                       json.dumps(summary, indent=2, sort_keys=True) + "\n")
     fileio.remove_files(paths)

@@ -263,3 +263,38 @@ def test_cli_exits_2_with_a_one_line_error(tmp_path):
     assert done.returncode == 2
     assert "a.csv" in done.stderr and "no header row" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_report_is_gathered_from_every_shards_part_then_the_parts_go(tmp_path):
+    """Each conversion task leaves its share of the report; the launcher's report counts
+    every part once, deletes them, and says to re-run when a task left none."""
+    import collections
+
+    from mer_tfx.ingestion.beam_job import PARTS_FOLDER, write_part, write_report
+    from mer_tfx.ingestion.clips import ClipSpec, Reject
+    from mer_tfx.ingestion.shards import plan_shards, shard_count
+
+    specs = [ClipSpec(row=i + 2, dataset="casme2", subject=f"sub{i % 3}", clip=f"EP{i}",
+                      clip_dir=str(tmp_path / f"EP{i}"), label="happiness", onset=1, apex=2,
+                      offset=4, fps=200.0) for i in range(40)]
+    early = Reject(99, "bad", "bad_frame_number", dataset="casme2")
+    shards = shard_count(len(specs))
+    planned = plan_shards(specs, shards)
+    assert len(planned) > 1
+    for shard, members in planned[1:]:
+        write_part(str(tmp_path), shard, shards, collections.Counter(
+            {"converted": len(members), "converted_in:casme2": len(members),
+             "frames": 4 * len(members)}), [])
+    with pytest.raises(IngestionError, match="run the job again"):
+        write_report(str(tmp_path), specs + [early], face_crop=True)
+    shard, members = planned[0]
+    missing = Reject(members[0].row, members[0].clip_id, "missing_folder", dataset="casme2")
+    write_part(str(tmp_path), shard, shards, collections.Counter(
+        {"converted": len(members) - 1, "converted_in:casme2": len(members) - 1,
+         "rejected": 1, "rejected_in:casme2": 1, "reason:missing_folder": 1}), [missing])
+    summary = write_report(str(tmp_path), specs + [early], face_crop=True)
+    assert (summary["rows"], summary["converted"], summary["rejected"]) == (41, 39, 2)
+    assert summary["rejected_by_reason"] == {"bad_frame_number": 1, "missing_folder": 1}
+    lines = (tmp_path / "rejects.jsonl").read_text().splitlines()
+    assert [json.loads(line)["row"] for line in lines] == sorted([missing.row, 99])
+    assert not (tmp_path / PARTS_FOLDER).exists()
