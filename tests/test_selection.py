@@ -97,6 +97,9 @@ def test_selection_sentence_says_no_held_out_subject_was_used():
                                  "patience": 10, "kept_validation_scores": {"uar": 0.8},
                                  "validation_subjects": ["sub05", "sub08"]})
     assert "epoch 20 of 30" in chosen and "UAR 0.800" in chosen and "2 validation" in chosen
+    one = selection_sentence({"epoch_selection": "validation", "epochs_run": 30,
+                              "kept_epoch": 20, "validation_subjects": ["sub05"]})
+    assert "on 1 validation subject drawn from" in one
 
 
 def _clips(n=24, seed=0):

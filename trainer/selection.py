@@ -112,7 +112,8 @@ def selection_sentence(summary: dict) -> str:
                 f"all training subjects and kept the last weights; no held-out subject "
                 f"was used for model selection")
     subjects = summary.get("validation_subjects")
-    who = f"{len(subjects)} validation subjects" if subjects else "validation subjects"
+    who = (f"{len(subjects)} validation subject{'s' if len(subjects) != 1 else ''}"
+           if subjects else "validation subjects")
     metric = summary.get("selection_metric", "uar").upper()
     kept = summary.get("kept_validation_scores", {}).get(summary.get("selection_metric", "uar"))
     value = f" {kept:.3f}" if isinstance(kept, (int, float)) else ""
