@@ -105,11 +105,9 @@ def warp_steps(matrix: np.ndarray, size: int, frame_shape) -> WarpSteps:
     return WarpSteps(window, small, matrix)
 
 
-def warp(gray: np.ndarray, matrix: np.ndarray, size: int,
-         steps: WarpSteps | None = None) -> np.ndarray:
-    """``gray`` mapped by ``matrix`` into a size x size crop, edges replicated, by
-    ``steps`` (default: ``warp_steps`` for this frame)."""
-    steps = steps or warp_steps(matrix, size, gray.shape)
+def warp(gray: np.ndarray, steps: WarpSteps, size: int) -> np.ndarray:
+    """``gray`` mapped into a size x size crop by ``steps`` (``warp_steps``), edges
+    replicated."""
     if steps.window is not None:
         x0, y0, x1, y1 = steps.window
         gray = gray[y0:y1, x0:x1]
@@ -137,7 +135,7 @@ class FaceCrop:
         steps = self._steps.get(gray.shape)
         if steps is None:  # the clip's frames share a shape: worked out once
             steps = self._steps[gray.shape] = warp_steps(self.matrix, self.size, gray.shape)
-        return warp(gray, self.matrix, self.size, steps)
+        return warp(gray, steps, self.size)
 
     @property
     def landmark_values(self) -> list | None:

@@ -136,7 +136,7 @@ class _ConvertShardFn(beam.DoFn):
         writer.write(result.serialized)
         self._converted.inc()
         self._frames.inc(result.num_frames)
-        return dataclasses.replace(result, serialized=b"")
+        return result
 
 
 def _tally(item) -> collections.Counter:
