@@ -54,6 +54,9 @@ def build_eval_config(class_names, uar_threshold: float, label_feature: str = "l
                  for statistic in ("uar", "uf1", "accuracy", "min_class_recall")]
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(
+            # the signatures, as TF Serving runs them; named, so that TFMA does not
+            # load the model once more only to find out whether it is a Keras model
+            model_type=tfma.TF_GENERIC,
             signature_name="serving_default", label_key=LABEL_KEY,
             prediction_key="probabilities",
             preprocessing_function_names=["transform_features"])],

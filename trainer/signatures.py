@@ -8,6 +8,10 @@
   not send subject or label.
 - ``transform_features``: the same records *with* labels -> the transformed
   label; TFMA uses it to get ``label_xf``.
+- ``model_inputs``: the serving records -> the model's input tensor (``frames_xf``
+  or ``flow_xf``), what Grad-CAM explains (explain/exported.py): the model is saved
+  without per-layer traces, so the Keras object re-loaded from it cannot call the
+  transform layer itself.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from mer_tfx.transform.preprocessing import FLOW_INPUTS, FLOW_KEY, FRAMES_KEY, L
 
 SERVING_CONTEXT = ("onset", "apex")
 SERVING_SEQUENCE = ("frames",)
+MODEL_INPUTS = "model_inputs"
 
 
 def _parser_specs(raw_schema):
@@ -59,5 +64,12 @@ def make_signatures(model, tft_output, raw_schema, class_names, label_key: str,
         transformed = model.tft_layer({**context, **sequence})
         return {LABEL_KEY: transformed[LABEL_KEY]}
 
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def model_inputs(examples):
+        context, sequence, _ = tf.io.parse_sequence_example(
+            examples, serving_context, serving_sequence)
+        return {input_key: model.tft_layer({**context, **sequence})[input_key]}
+
     return {"serving_default": serve.get_concrete_function(),
-            "transform_features": transform_features.get_concrete_function()}
+            "transform_features": transform_features.get_concrete_function(),
+            MODEL_INPUTS: model_inputs.get_concrete_function()}
