@@ -24,6 +24,7 @@ from mer_tfx.transform.config import TransformConfig
 from mer_tfx.transform.preprocessing import FLOW_KEY, FRAMES_KEY
 
 from . import data
+from .autograph import leave_keras_alone
 from .config import TrainerConfig
 from .models import build_model
 from .selection import BestValidationEpoch, EpochProgress, selection_sentence
@@ -45,6 +46,7 @@ def fit_model(config: TrainerConfig, transform_config: TransformConfig, train,
     Class weights, training-only augmentation, the epoch selection of
     ``config.epoch_selection`` (trainer/selection.py), TensorBoard logs in ``log_dir``.
     """
+    leave_keras_alone()
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     config.check_temporal_strategy(transform_config.temporal_strategy)
