@@ -31,6 +31,8 @@ from .selection import BestValidationEpoch, EpochProgress, selection_sentence
 from .signatures import make_signatures
 
 log = logging.getLogger(__name__)
+# before anything of the Trainer traces a function (the transform-once pass included)
+leave_keras_alone()
 
 
 def model_input_key(config: TrainerConfig) -> str:
@@ -46,7 +48,6 @@ def fit_model(config: TrainerConfig, transform_config: TransformConfig, train,
     Class weights, training-only augmentation, the epoch selection of
     ``config.epoch_selection`` (trainer/selection.py), TensorBoard logs in ``log_dir``.
     """
-    leave_keras_alone()
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     config.check_temporal_strategy(transform_config.temporal_strategy)
