@@ -180,3 +180,21 @@ def test_parallel_model_is_refused_with_pad_truncate():
                          transform=TransformConfig(temporal_strategy="pad_truncate"))
     PipelineSettings(trainer=TrainerConfig(model="parallel_cnn_lstm"))
     PipelineSettings(transform=TransformConfig(temporal_strategy="pad_truncate"))
+
+
+def test_autograph_leaves_keras_2_as_written_and_still_converts_model_code():
+    """tf_keras is Keras 2 under a new name; TensorFlow's rule names only ``keras``, and
+    rewriting Keras's training code took most of a fresh process's first epoch."""
+    from tensorflow.python.autograph.core import config as autograph_config
+    from tensorflow.python.autograph.impl import conversion
+
+    from mer_tfx.trainer import task  # noqa: F401  (the Trainer's entry registers it)
+    from mer_tfx.trainer.autograph import leave_keras_alone
+    from mer_tfx.trainer.models import step_mask
+
+    assert conversion.is_allowlisted(tf_keras.Model.train_step)
+    assert conversion.is_allowlisted(tf_keras.optimizers.Adam.apply_gradients)
+    assert not conversion.is_allowlisted(step_mask)
+    leave_keras_alone()
+    rules = [r for r in autograph_config.CONVERSION_RULES if r.matches("tf_keras")]
+    assert len(rules) == 1
