@@ -4,7 +4,13 @@ Why a component of its own: the frame conversion (MerExampleGen) then depends on
 on the data and the ingestion settings, so every fold of a cross-validation, and
 every re-run with other held-out subjects, reuses its one cached execution; this
 component only copies serialized records (no decoding) into the two splits. A
-subject's clips all go to one side. The subject list comes from the ingestion
+subject's clips all go to one side.
+
+The Beam job has one task per converted record file and no shuffle: the task reads
+its file and writes its clips to a file of the same name in each split, in gzip's
+stored blocks as ingestion writes them (ingestion/records.py). Re-deflating the
+records through Beam's TFRecord sink was most of this component's 2 s a fold in a
+26-fold LOSO. The subject list comes from the ingestion
 report (``clips_by_subject`` in summary.json), so the pipeline never reads the data
 at construction time (a Kubeflow compile cannot).
 """
@@ -15,7 +21,7 @@ import logging
 import os
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes
+import tensorflow as tf
 from tfx import types
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_component, base_beam_executor, executor_spec
@@ -24,6 +30,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from mer_tfx.ingestion.beam_job import read_summary
+from mer_tfx.ingestion.records import record_file_options
 from mer_tfx.ingestion.splits import EVAL, TRAIN, assign_subject_splits
 from mer_tfx.logs import PROGRESS_TAG
 
@@ -51,15 +58,43 @@ class SubjectSplitSpec(types.ComponentSpec):
 
 def subject_of(record: bytes) -> str:
     """The ``subject`` context feature of a serialized clip record (ingestion/records.py)."""
-    import tensorflow as tf
-
     example = tf.train.SequenceExample.FromString(record)
     return example.context.feature["subject"].bytes_list.value[0].decode("utf-8")
 
 
-def _input_patterns(examples) -> list:
-    return [os.path.join(artifact_utils.get_split_uri([examples], split), "*")
-            for split in artifact_utils.decode_split_names(examples.split_names)]
+def _input_files(examples) -> list:
+    """(split name, path) of every record file of ``examples``, sorted."""
+    return sorted((split, path)
+                  for split in artifact_utils.decode_split_names(examples.split_names)
+                  for path in tf.io.gfile.glob(os.path.join(
+                      artifact_utils.get_split_uri([examples], split), "*")))
+
+
+class _SplitFile(beam.DoFn):
+    """One converted record file -> its records in the train and eval files named after
+    it. A task owns its output files, so a retried task rewrites them."""
+
+    def __init__(self, assignment: dict, split_dirs: dict):
+        self._assignment = assignment
+        self._split_dirs = split_dirs
+
+    def process(self, source):
+        source_split, path = source
+        name = f"{source_split}-{os.path.basename(path)}"
+        writers = {}
+        try:
+            for record in tf.data.TFRecordDataset(path, compression_type="GZIP"):
+                data = record.numpy()
+                split = self._assignment[subject_of(data)]
+                if split not in writers:
+                    writers[split] = tf.io.TFRecordWriter(
+                        os.path.join(self._split_dirs[split], name),
+                        options=record_file_options())
+                writers[split].write(data)
+        finally:
+            for writer in writers.values():
+                writer.close()
+        return []
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -81,17 +116,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                  sum(clips_by_subject[s] for s in subjects_by_split[EVAL]),
                  ", ".join(subjects_by_split[EVAL]))
         output.split_names = artifact_utils.encode_split_names(list(SPLITS))
+        split_dirs = {split: artifact_utils.get_split_uri([output], split) for split in SPLITS}
+        for folder in split_dirs.values():
+            tf.io.gfile.makedirs(folder)
         with self._make_beam_pipeline() as pipeline:
-            records = (pipeline
-                       | "Patterns" >> beam.Create(_input_patterns(source))
-                       | "Read" >> beam.io.ReadAllFromTFRecord(
-                           compression_type=CompressionTypes.GZIP))
-            by_split = records | "BySubject" >> beam.Partition(
-                lambda record, _n: SPLITS.index(assignment[subject_of(record)]), len(SPLITS))
-            for split, part in zip(SPLITS, by_split):
-                _ = part | f"Write[{split}]" >> beam.io.WriteToTFRecord(
-                    os.path.join(artifact_utils.get_split_uri([output], split), "data_tfrecord"),
-                    file_name_suffix=".gz", compression_type=CompressionTypes.GZIP)
+            _ = (pipeline
+                 | "RecordFiles" >> beam.Create(_input_files(source))
+                 | "BySubject" >> beam.ParDo(_SplitFile(assignment, split_dirs)))
         examples_utils.set_payload_format(output, example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE)
         output.span = 0
         output.set_string_custom_property(SUBJECTS_BY_SPLIT, json.dumps(subjects_by_split))
