@@ -24,6 +24,7 @@ import tensorflow_transform.beam as tft_beam
 from tfx_bsl.public import tfxio
 from tfx_bsl.tfxio import tensor_representation_util
 
+from mer_tfx.pipeline.beam_args import LOCAL_RUNNER
 from mer_tfx.schemas import load_schema
 from mer_tfx.trainer import data
 from mer_tfx.trainer.config import FLOW_MODELS
@@ -47,7 +48,8 @@ def analyse(records: list, settings, folder: str) -> tft.TFTransformOutput:
     source = tfxio.TFSequenceExampleRecord(file_pattern=path, schema=schema,
                                            telemetry_descriptors=["bench"])
     function = functools.partial(preprocessing_fn, custom_config=settings.custom_config())
-    with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=os.path.join(folder, "tmp")):
+    with beam.Pipeline(runner=LOCAL_RUNNER) as pipeline, \
+            tft_beam.Context(temp_dir=os.path.join(folder, "tmp")):
         batches = pipeline | "Read" >> source.BeamSource()
         transform_fn = ((batches, source.TensorAdapterConfig())
                         | "Analyse" >> tft_beam.AnalyzeDataset(function))

@@ -71,6 +71,7 @@ def test_padding_steps_of_frames_xf_are_zero_exactly_where_mask_xf_is_zero(tmp_p
     import tensorflow_transform.beam as tft_beam
     from tfx_bsl.public import tfxio
 
+    from mer_tfx.pipeline.beam_args import LOCAL_RUNNER
     from mer_tfx.pipeline.configs import PipelineSettings
     from mer_tfx.schemas import load_schema
     from mer_tfx.transform.preprocessing import FRAMES_KEY, MASK_KEY, preprocessing_fn
@@ -98,7 +99,8 @@ def test_padding_steps_of_frames_xf_are_zero_exactly_where_mask_xf_is_zero(tmp_p
         for frames, mask in rows:
             np.testing.assert_array_equal(real_steps(frames).numpy(), mask == 1)
 
-    with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=str(tmp_path / "tmp")):
+    with beam.Pipeline(runner=LOCAL_RUNNER) as pipeline, \
+            tft_beam.Context(temp_dir=str(tmp_path / "tmp")):
         raw = pipeline | source.BeamSource()
         (transformed, _), _ = ((raw, source.TensorAdapterConfig())
                                | tft_beam.AnalyzeAndTransformDataset(function,
