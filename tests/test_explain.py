@@ -77,6 +77,15 @@ def test_the_map_peaks_where_the_motion_is():
         assert distance < chance / 2, (label, peak, distance, chance)
 
 
+def test_a_model_without_the_model_inputs_signature_is_refused_with_what_to_do(tmp_path):
+    from mer_tfx.explain.exported import ExportedModel
+
+    model = build_model("flow_ensemble", (28, 28, 3), 3)
+    model.save(str(tmp_path / "old"), save_format="tf", save_traces=False)
+    with pytest.raises(ValueError, match="model_inputs.*train the model again"):
+        ExportedModel(str(tmp_path / "old"))
+
+
 def _png_ok(path):
     image = matplotlib.image.imread(path)
     assert image.ndim == 3 and image.shape[0] > 50
