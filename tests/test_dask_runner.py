@@ -4,6 +4,7 @@ import collections
 import glob
 import json
 import os
+import shutil
 
 import pytest
 import tensorflow as tf
@@ -98,6 +99,8 @@ def test_the_dask_graph_is_one_task_per_shard_and_no_shuffle(tmp_path):
     options = PipelineOptions(runner_args(["--runner=DaskRunner"], len(specs),
                                           partitions=shards))
     pipeline = beam.Pipeline(options=options)
+    # the graph is only inspected: Beam removes its temp folder in run(), so do it here
+    shutil.rmtree(pipeline.local_tempdir, ignore_errors=True)
     _ = pipeline | "Ingest" >> IngestClips(rows, str(tmp_path / "out"),
                                            str(tmp_path / "out" / "records" / "clips"))
     pipeline.replace_all(dask_overrides())
