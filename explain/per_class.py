@@ -33,7 +33,8 @@ def class_explanations(model_path: str, files: list) -> tuple[bytes, dict]:
     records = read_records(files)
     if not records:
         raise ValueError(f"no records in {files}")
-    signatures = tf.saved_model.load(model_path).signatures
+    model = ExportedModel(model_path)
+    signatures = model.signatures
     labels, names = [], None
     for start in range(0, len(records), 64):
         chunk = tf.constant(records[start:start + 64])
@@ -42,7 +43,6 @@ def class_explanations(model_path: str, files: list) -> tuple[bytes, dict]:
             names = [n.decode() for n in
                      signatures["serving_default"](examples=chunk[:1])["classes"].numpy()[0]]
     labels = np.asarray(labels, int)
-    model = ExportedModel(model_path)
     explanations = explain_records(model, records, class_ids=labels)
     predicted = [int(np.argmax(e.probabilities)) for e in explanations]
     mean_face = np.mean([overlays.unit(e.face) for e in explanations], axis=0)
