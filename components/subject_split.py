@@ -4,15 +4,15 @@ Why a component of its own: the frame conversion (MerExampleGen) then depends on
 on the data and the ingestion settings, so every fold of a cross-validation, and
 every re-run with other held-out subjects, reuses its one cached execution; this
 component only copies serialized records (no decoding) into the two splits. A
-subject's clips all go to one side.
+subject's clips all go to one side. The subject list comes from the ingestion
+report (``clips_by_subject`` in summary.json), so the pipeline never reads the data
+at construction time (a Kubeflow compile cannot).
 
 The Beam job has one task per converted record file and no shuffle: the task reads
 its file and writes its clips to a file of the same name in each split, in gzip's
 stored blocks as ingestion writes them (ingestion/records.py). Re-deflating the
 records through Beam's TFRecord sink was most of this component's 2 s a fold in a
-26-fold LOSO. The subject list comes from the ingestion
-report (``clips_by_subject`` in summary.json), so the pipeline never reads the data
-at construction time (a Kubeflow compile cannot).
+26-fold LOSO.
 """
 from __future__ import annotations
 
