@@ -44,11 +44,14 @@ def make_signatures(model, tft_output, raw_schema, class_names, label_key: str,
     names = tf.constant(list(class_names))
     model.tft_layer = tft_layer  # tracked, so the transform graph is saved with the model
 
+    def transformed_features(examples, context_spec):
+        context, sequence, _ = tf.io.parse_sequence_example(
+            examples, context_spec, serving_sequence)
+        return model.tft_layer({**context, **sequence})
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve(examples):
-        context, sequence, _ = tf.io.parse_sequence_example(
-            examples, serving_context, serving_sequence)
-        transformed = model.tft_layer({**context, **sequence})
+        transformed = transformed_features(examples, serving_context)
         probabilities = model(transformed[input_key], training=False)
         class_ids = tf.argmax(probabilities, axis=1)
         return {"probabilities": probabilities, "class_ids": class_ids,
@@ -59,16 +62,11 @@ def make_signatures(model, tft_output, raw_schema, class_names, label_key: str,
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def transform_features(examples):
-        context, sequence, _ = tf.io.parse_sequence_example(
-            examples, eval_context, serving_sequence)
-        transformed = model.tft_layer({**context, **sequence})
-        return {LABEL_KEY: transformed[LABEL_KEY]}
+        return {LABEL_KEY: transformed_features(examples, eval_context)[LABEL_KEY]}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def model_inputs(examples):
-        context, sequence, _ = tf.io.parse_sequence_example(
-            examples, serving_context, serving_sequence)
-        return {input_key: model.tft_layer({**context, **sequence})[input_key]}
+        return {input_key: transformed_features(examples, serving_context)[input_key]}
 
     return {"serving_default": serve.get_concrete_function(),
             "transform_features": transform_features.get_concrete_function(),
