@@ -24,6 +24,7 @@ from mer_tfx.ingestion import fileio
 from mer_tfx.ingestion.beam_job import IngestClips, IngestionError, checked_summary, split_rows
 from mer_tfx.datasets import Source
 from mer_tfx.ingestion.readers import read_sources, restrict_to_classes
+from mer_tfx.ingestion.shards import RECORD_LAYOUT
 
 ALL = "all"  # the one split of the converted clips; SubjectSplit makes train/eval
 # Output keys, named once for the spec, the executor, the pipeline and the tests.
@@ -93,8 +94,9 @@ def input_fingerprint(root: str, annotations: str | None, read_local: bool = Tru
 
 
 def sources_fingerprint(sources, read_local: bool = True) -> str:
-    """One fingerprint over every source (dataset name, files, annotations)."""
-    digest = hashlib.sha256()
+    """One fingerprint over every source (dataset name, files, annotations) and the
+    record files' layout (a conversion in another layout is not reused)."""
+    digest = hashlib.sha256(RECORD_LAYOUT.encode())
     for source in sources:
         digest.update(f"{source.dataset}\0".encode())
         digest.update(input_fingerprint(source.root, source.annotations, read_local).encode())

@@ -25,7 +25,7 @@ from .clips import ClipSpec, Reject
 from .convert import convert_clip
 from .readers import read_sources
 from .records import record_file_options
-from .shards import plan_shards, shard_count
+from .shards import plan_shards
 from .tables import AnnotationError
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,8 @@ class _ConvertShardFn(beam.DoFn):
                         rejects.append(outcome)
         finally:
             video.COPIES.clear()  # no other shard has intervals of this shard's videos
-        write_part(self._report_dir, shard, self._shards, tally, rejects)
+        write_part(self._report_dir, shard, self._shards, tally, rejects,
+                   record_file=os.path.basename(path), subject=specs[0].subject)
         return []
 
     def _convert(self, spec: ClipSpec, writer):
@@ -164,11 +165,13 @@ def part_path(report_dir: str, shard: int, shards: int) -> str:
 
 
 def write_part(report_dir: str, shard: int, shards: int, tally: collections.Counter,
-               rejects: list) -> None:
-    """One shard's share of the report, for ``write_report``."""
+               rejects: list, record_file: str, subject: str) -> None:
+    """One shard's share of the report, for ``write_report``: also the name of its
+    record file and the one subject it holds (ingestion/shards.py)."""
     fileio.makedirs(fileio.join(report_dir, PARTS_FOLDER))
     fileio.write_text(part_path(report_dir, shard, shards), json.dumps(
-        {"tally": dict(tally), "rejects": [r.to_json() for r in rejects]}, sort_keys=True))
+        {"tally": dict(tally), "rejects": [r.to_json() for r in rejects],
+         "record_file": record_file, "subject": subject}, sort_keys=True))
 
 
 def _reject_order(line: str) -> tuple:
@@ -186,8 +189,9 @@ def write_report(report_dir: str, rows: list, face_crop: bool, extra: dict | Non
     tally, lines = collections.Counter(), [r.to_json() for r in early]
     for reject in early:
         tally.update(_tally(reject))
-    shards = shard_count(len(specs))
-    paths = [part_path(report_dir, shard, shards) for shard, _ in plan_shards(specs, shards)]
+    planned = plan_shards(specs)
+    paths = [part_path(report_dir, shard, len(planned)) for shard, _ in planned]
+    subject_of_file = {}
     for path in paths:
         try:
             part = json.loads(fileio.read_bytes(path))
@@ -196,8 +200,12 @@ def write_report(report_dir: str, rows: list, face_crop: bool, extra: dict | Non
                                  f"({error}): run the job again") from None
         tally.update(part["tally"])
         lines.extend(part["rejects"])
+        if part["tally"].get("converted"):
+            subject_of_file[part["record_file"]] = part["subject"]
     summary = make_summary(rows_by_dataset(rows), tally, face_crop)
-    summary.update(extra or {}, record_files=len(paths))
+    # record files with converted clips -> their one subject (SubjectSplit moves files)
+    summary.update(extra or {}, record_files=len(paths),
+                   subject_of_record_file=dict(sorted(subject_of_file.items())))
     fileio.write_text(fileio.join(report_dir, "rejects.jsonl"),
                       "".join(line + "\n" for line in sorted(lines, key=_reject_order)))
     fileio.write_text(fileio.join(report_dir, "summary.json"),
@@ -311,11 +319,11 @@ class IngestClips(beam.PTransform):
 
     def expand(self, pbegin):
         specs, _ = split_rows(self._rows)
-        shards = shard_count(len(specs))
+        planned = plan_shards(specs)
         return (pbegin
-                | "Shards" >> beam.Create(plan_shards(specs, shards))
+                | "Shards" >> beam.Create(planned)
                 | "ConvertAndWrite" >> beam.ParDo(_ConvertShardFn(
-                    self._prefix, self._suffix, shards, self._size, self._face_crop,
+                    self._prefix, self._suffix, len(planned), self._size, self._face_crop,
                     len(specs), self._options, self._report_dir)))
 
     def write_report(self) -> dict:

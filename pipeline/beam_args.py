@@ -9,7 +9,7 @@ reading fewer than
 ``SMALL_JOB_FRAMES`` frames runs in one in-process worker: starting the multi-process
 workers costs seconds that a small job cannot win back (bench/ingest_throughput.py
 measures both); a larger one runs one worker process per core. The components that run
-once per choice of held-out subjects (SubjectSplit, Transform, Evaluator) read records,
+once per choice of held-out subjects (Transform, Evaluator) read records,
 not frames, and always run in-process (``fold_beam_args``): a cross-validation runs them
 once per fold, and bench/protocols.py measures what multi-process start-up costs there.
 """
@@ -85,8 +85,8 @@ def _runner(beam_args) -> str:
 def skip_tfx_sdist_for_local_runners() -> None:
     """Stop TFX repackaging itself for runners that never read the package.
 
-    Every run of a TFX Beam component (ExampleGen, StatisticsGen, SubjectSplit,
-    Transform, Evaluator) copies the installed TFX into a fresh temporary folder and
+    Every run of a TFX Beam component (ExampleGen, StatisticsGen, Transform,
+    Evaluator) copies the installed TFX into a fresh temporary folder and
     builds a ~49 MB sdist there for remote workers to install
     (``tfx.utils.dependency_utils.make_beam_dependency_flags``), and never deletes it.
     The DirectRunner's and DaskRunner's workers import the installed TFX instead: locally

@@ -86,7 +86,7 @@ def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(
                 base_directory=f"{settings.serving_dir}/{MODEL_NAME}")))
-    for per_fold in (subject_split, transform, evaluator):
+    for per_fold in (transform, evaluator):
         per_fold.with_beam_pipeline_args(fold_beam_args(settings.beam_args))
     return [example_gen, subject_split, schema_gen, statistics_gen, example_validator, transform,
             trainer, evaluator, pusher]

@@ -16,6 +16,14 @@ import pytest  # noqa: E402
 FAST_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
 
+def record_subject(record: bytes) -> str:
+    """The ``subject`` context feature of a serialized clip record (ingestion/records.py)."""
+    import tensorflow as tf
+
+    example = tf.train.SequenceExample.FromString(record)
+    return example.context.feature["subject"].bytes_list.value[0].decode("utf-8")
+
+
 def write_clip(folder, first, last, shape=(96, 80), seed=0, ext=".png", prefix="frame_"):
     """A clip folder of noise frames numbered first..last (inclusive)."""
     os.makedirs(folder, exist_ok=True)

@@ -85,7 +85,7 @@ def _records_by_subject(settings):
 
     import tensorflow as tf
 
-    from mer_tfx.components.subject_split import subject_of
+    from conftest import record_subject
     from mer_tfx.evaluation.layout import newest
 
     examples = newest(os.path.join(settings.pipeline_root, "MerExampleGen", "examples"))
@@ -93,7 +93,7 @@ def _records_by_subject(settings):
     by_subject = {}
     for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
         data = record.numpy()
-        by_subject.setdefault(subject_of(data), []).append(data)
+        by_subject.setdefault(record_subject(data), []).append(data)
     return by_subject
 
 

@@ -68,6 +68,16 @@ def test_records_follow_the_sequence_example_contract(csv_dataset, tmp_path):
     assert by_clip[("bob", "clip1")][0]["label_3class"] == b"surprise"
     assert json.load(open(os.path.join(out, "summary.json")))["converted"] == len(rows)
     assert open(os.path.join(out, "rejects.jsonl")).read() == ""
+    # every record file holds the clips of one subject, the one the summary names
+    # (SubjectSplit moves whole files)
+    files = sorted(glob.glob(os.path.join(out, "records", "*")))
+    subjects = {os.path.basename(f): {parse(r)[0]["subject"].decode()
+                                      for r in tf.data.TFRecordDataset(
+                                          f, compression_type="GZIP").as_numpy_iterator()}
+                for f in files}
+    assert summary["subject_of_record_file"] == {
+        name: "".join(found) for name, found in subjects.items()}
+    assert set(summary["subject_of_record_file"].values()) == {"alice", "bob", "carol"}
 
 
 def _bad_rows_dataset(tmp_path):
@@ -272,29 +282,42 @@ def test_the_report_is_gathered_from_every_shards_part_then_the_parts_go(tmp_pat
 
     from mer_tfx.ingestion.beam_job import PARTS_FOLDER, write_part, write_report
     from mer_tfx.ingestion.clips import ClipSpec, Reject
-    from mer_tfx.ingestion.shards import plan_shards, shard_count
+    from mer_tfx.ingestion.shards import plan_shards
 
     specs = [ClipSpec(row=i + 2, dataset="casme2", subject=f"sub{i % 3}", clip=f"EP{i}",
                       clip_dir=str(tmp_path / f"EP{i}"), label="happiness", onset=1, apex=2,
                       offset=4, fps=200.0) for i in range(40)]
     early = Reject(99, "bad", "bad_frame_number", dataset="casme2")
-    shards = shard_count(len(specs))
-    planned = plan_shards(specs, shards)
-    assert len(planned) > 1
-    for shard, members in planned[1:]:
+    planned = plan_shards(specs)
+    shards = len(planned)
+    assert shards > 2
+    for shard, members in planned[2:]:
         write_part(str(tmp_path), shard, shards, collections.Counter(
             {"converted": len(members), "converted_in:casme2": len(members),
-             "frames": 4 * len(members)}), [])
+             "frames": 4 * len(members)}), [], f"clips-{shard}.gz", members[0].subject)
+    # a shard whose clips were all rejected: its (empty) record file holds no subject
+    shard, members = planned[1]
+    lost = [Reject(m.row, m.clip_id, "missing_folder", dataset="casme2") for m in members]
+    write_part(str(tmp_path), shard, shards, collections.Counter(
+        {"rejected": len(lost), "rejected_in:casme2": len(lost),
+         "reason:missing_folder": len(lost)}), lost, f"clips-{shard}.gz", members[0].subject)
     with pytest.raises(IngestionError, match="run the job again"):
         write_report(str(tmp_path), specs + [early], face_crop=True)
     shard, members = planned[0]
     missing = Reject(members[0].row, members[0].clip_id, "missing_folder", dataset="casme2")
     write_part(str(tmp_path), shard, shards, collections.Counter(
         {"converted": len(members) - 1, "converted_in:casme2": len(members) - 1,
-         "rejected": 1, "rejected_in:casme2": 1, "reason:missing_folder": 1}), [missing])
+         "rejected": 1, "rejected_in:casme2": 1, "reason:missing_folder": 1}), [missing],
+        f"clips-{shard}.gz", members[0].subject)
     summary = write_report(str(tmp_path), specs + [early], face_crop=True)
-    assert (summary["rows"], summary["converted"], summary["rejected"]) == (41, 39, 2)
-    assert summary["rejected_by_reason"] == {"bad_frame_number": 1, "missing_folder": 1}
+    converted = 40 - 1 - len(lost)
+    assert (summary["rows"], summary["converted"], summary["rejected"]) == \
+        (41, converted, 2 + len(lost))
+    assert summary["rejected_by_reason"] == {"bad_frame_number": 1,
+                                             "missing_folder": 1 + len(lost)}
+    assert summary["subject_of_record_file"] == {
+        f"clips-{shard}.gz": group[0].subject for shard, group in planned if shard != 1}
     lines = (tmp_path / "rejects.jsonl").read_text().splitlines()
-    assert [json.loads(line)["row"] for line in lines] == sorted([missing.row, 99])
+    assert [json.loads(line)["row"] for line in lines] == sorted(
+        [missing.row, 99] + [r.row for r in lost])
     assert not (tmp_path / PARTS_FOLDER).exists()

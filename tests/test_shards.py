@@ -1,4 +1,5 @@
 """Shards of an ingestion job: planned before the job, of about equal frames."""
+import dataclasses
 import random
 
 from mer_tfx.ingestion.clips import ClipSpec
@@ -17,15 +18,29 @@ def test_shard_count_is_a_multiple_of_eight_up_to_the_cap_and_never_above_the_cl
         [1, 1, 5, 8, 8, 32, 40, MAX_SHARDS]
 
 
-def test_shards_hold_about_equal_frames_and_every_clip_once():
+def test_shards_hold_one_subject_about_equal_frames_and_every_clip_once():
     rng = random.Random(3)
-    specs = [_spec(i, rng.randint(8, 60)) for i in range(480)]
+    specs = [_spec(i, rng.randint(8, 60)) for i in range(480)]  # 7 subjects
     planned = plan_shards(specs)
-    assert [index for index, _ in planned] == list(range(32))
+    assert [index for index, _ in planned] == list(range(len(planned)))
     assert sorted(s.clip_id for _, group in planned for s in group) == \
         sorted(s.clip_id for s in specs)
+    assert all(len({s.subject for s in group}) == 1 for _, group in planned)
+    # each subject cut into as many shards as keep them under the job's frames / 32
+    target = sum(s.offset - s.onset + 1 for s in specs) / shard_count(len(specs))
     frames = [sum(s.offset - s.onset + 1 for s in group) for _, group in planned]
-    assert max(frames) - min(frames) <= 60  # within one clip of each other
+    assert 32 <= len(planned) <= 32 + 7
+    assert max(frames) <= target + 60  # at most one clip over
+    assert min(frames) >= target / 2 - 60
+
+
+def test_a_subject_smaller_than_a_shard_gets_one_of_its_own():
+    big = [dataclasses.replace(_spec(i, 20), subject="big") for i in range(96)]
+    small = [_spec(i, 20) for i in range(7)]  # sub00 .. sub06, one clip each
+    planned = plan_shards(big + small)  # 8 shards' worth: 257 frames a shard
+    subjects = [group[0].subject for _, group in planned]
+    assert sorted(subjects) == ["big"] * 8 + [f"sub{i:02d}" for i in range(7)]
+    assert all(len(group) == 12 for _, group in planned if group[0].subject == "big")
 
 
 def test_the_plan_depends_on_the_clips_not_their_order():
@@ -36,9 +51,10 @@ def test_the_plan_depends_on_the_clips_not_their_order():
     assert as_sets(plan_shards(specs)) == as_sets(plan_shards(shuffled))
 
 
-def test_intervals_of_one_remote_video_share_a_shard_and_empty_shards_are_left_out():
-    specs = [_spec(i, 20, video=f"gs://b/v{i % 3}.mp4") for i in range(12)]
+def test_intervals_of_one_remote_video_share_a_shard():
+    specs = [dataclasses.replace(_spec(i, 20, video=f"gs://b/v{i % 3}.mp4"),
+                                 subject="sub00") for i in range(12)]
     planned = plan_shards(specs)
-    assert len(planned) == 3  # 3 videos for 8 shards
+    assert len(planned) == 3  # the one subject's 240 frames want 8 shards: 3 videos
     for _, group in planned:
         assert len({s.video for s in group}) == 1

@@ -1,16 +1,22 @@
 """SubjectSplit's executor alone (tfx-addons style): converted record files in, the two
-splits out, every record byte for byte on its subject's side, in ingestion's gzip
-format, with no re-encoding and no record lost."""
-import gzip
+splits out, each file (one subject each, ingestion/shards.py) linked whole into its
+subject's side: no record read, copied or lost."""
 import json
 import os
 
+import pytest
 import tensorflow as tf
 from tfx.types import artifact_utils, standard_artifacts
 
+from conftest import record_subject
+from mer_tfx.components import subject_split
 from mer_tfx.components.mer_example_gen import EXAMPLES_KEY, INGEST_REPORT_KEY, IngestionReport
-from mer_tfx.components.subject_split import SUBJECTS_BY_SPLIT, Executor, subject_of
+from mer_tfx.components.subject_split import SUBJECTS_BY_SPLIT, Executor
+from mer_tfx.errors import UserError
 from mer_tfx.ingestion.records import record_file_options
+
+FILES = {"part-00000-of-00004.gz": ["s1", "s1"], "part-00001-of-00004.gz": ["s2"],
+         "part-00002-of-00004.gz": ["s3", "s3"], "part-00003-of-00004.gz": ["s2", "s2"]}
 
 
 def _record(subject: str, clip: int) -> bytes:
@@ -22,25 +28,40 @@ def _record(subject: str, clip: int) -> bytes:
     return example.SerializeToString()
 
 
-def _converted(tmp_path, files: dict):
+def _converted(tmp_path, files: dict, summary_extra=None, mapping=True):
+    """An ingestion's output: ``files`` (name -> subjects of its records), its summary."""
     examples = standard_artifacts.Examples()
     examples.uri = str(tmp_path / "examples")
     examples.split_names = artifact_utils.encode_split_names(["all"])
     folder = tmp_path / "examples" / "Split-all"
     folder.mkdir(parents=True)
-    for name, records in files.items():
+    counts, subject_of_file, clip = {}, {}, 0
+    for name, subjects in files.items():
         with tf.io.TFRecordWriter(str(folder / name), options=record_file_options()) as writer:
-            for record in records:
-                writer.write(record)
+            for subject in subjects:
+                writer.write(_record(subject, clip))
+                counts[subject] = counts.get(subject, 0) + 1
+                clip += 1
+        if subjects:
+            subject_of_file[name] = subjects[0]
     report = IngestionReport()
     report.uri = str(tmp_path / "report")
     os.makedirs(report.uri)
-    counts = {}
-    for records in files.values():
-        for record in records:
-            counts[subject_of(record)] = counts.get(subject_of(record), 0) + 1
-    (tmp_path / "report" / "summary.json").write_text(json.dumps({"clips_by_subject": counts}))
+    summary = {"clips_by_subject": counts, **(summary_extra or {})}
+    if mapping:
+        summary["subject_of_record_file"] = subject_of_file
+    (tmp_path / "report" / "summary.json").write_text(json.dumps(summary))
     return examples, report
+
+
+def _split(tmp_path, examples, report, held_out):
+    output = standard_artifacts.Examples()
+    output.uri = str(tmp_path / "split")
+    Executor().Do({EXAMPLES_KEY: [examples], INGEST_REPORT_KEY: [report]},
+                  {"split_examples": [output]},
+                  {"eval_subjects": json.dumps(held_out), "eval_fraction": 0.25,
+                   "split_seed": 0})
+    return output
 
 
 def _read(folder) -> list:
@@ -48,31 +69,46 @@ def _read(folder) -> list:
     return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
 
 
-def test_each_record_file_is_split_by_subject_without_re_encoding(tmp_path):
-    files = {"part-00000-of-00002.gz": [_record("s1", 0), _record("s2", 1), _record("s1", 2)],
-             "part-00001-of-00002.gz": [_record("s3", 3), _record("s2", 4)]}
+def test_each_record_file_is_linked_whole_into_its_subjects_split(tmp_path):
+    files = dict(FILES, **{"part-00004-of-00005.gz": []})  # every clip of it rejected
     examples, report = _converted(tmp_path, files)
-    output = standard_artifacts.Examples()
-    output.uri = str(tmp_path / "split")
-    Executor().Do({EXAMPLES_KEY: [examples], INGEST_REPORT_KEY: [report]},
-                  {"split_examples": [output]},
-                  {"eval_subjects": json.dumps(["s2"]), "eval_fraction": 0.25,
-                   "split_seed": 0})
+    output = _split(tmp_path, examples, report, ["s2"])
 
     assert artifact_utils.decode_split_names(output.split_names) == ["train", "eval"]
     assert json.loads(output.get_string_custom_property(SUBJECTS_BY_SPLIT)) == {
         "train": ["s1", "s3"], "eval": ["s2"]}
     train = _read(os.path.join(output.uri, "Split-train"))
     evaluation = _read(os.path.join(output.uri, "Split-eval"))
-    everything = [r for records in files.values() for r in records]
-    assert sorted(train + evaluation) == sorted(everything)
-    assert {subject_of(r) for r in train} == {"s1", "s3"}
-    assert {subject_of(r) for r in evaluation} == {"s2"}
-    # one output file per input file that has clips of the split, named after it
+    assert sorted(train + evaluation) == sorted(_read(os.path.join(examples.uri, "Split-all")))
+    assert {record_subject(r) for r in train} == {"s1", "s3"}
+    assert {record_subject(r) for r in evaluation} == {"s2"}
+    # each file on its subject's side under the name it had, the empty file nowhere
     assert sorted(os.listdir(os.path.join(output.uri, "Split-eval"))) == [
-        "all-part-00000-of-00002.gz", "all-part-00001-of-00002.gz"]
+        "all-part-00001-of-00004.gz", "all-part-00003-of-00004.gz"]
     assert sorted(os.listdir(os.path.join(output.uri, "Split-train"))) == [
-        "all-part-00000-of-00002.gz", "all-part-00001-of-00002.gz"]
-    # in gzip's stored blocks, as ingestion writes them (the frames would deflate 100x)
-    path = os.path.join(output.uri, "Split-train", "all-part-00001-of-00002.gz")
-    assert os.path.getsize(path) > len(gzip.decompress(open(path, "rb").read()))
+        "all-part-00000-of-00004.gz", "all-part-00002-of-00004.gz"]
+    # the very file, not a copy: a fold costs no disk
+    source = os.stat(os.path.join(examples.uri, "Split-all", "part-00001-of-00004.gz"))
+    linked = os.stat(os.path.join(output.uri, "Split-eval", "all-part-00001-of-00004.gz"))
+    assert (source.st_ino, source.st_dev) == (linked.st_ino, linked.st_dev)
+
+
+def test_where_no_link_can_be_made_the_file_is_copied_whole(tmp_path, monkeypatch):
+    def no_links(source, target):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(subject_split.os, "link", no_links)
+    examples, report = _converted(tmp_path, FILES)
+    output = _split(tmp_path, examples, report, ["s3"])
+    for name in FILES:
+        side = "Split-eval" if FILES[name][0] == "s3" else "Split-train"
+        copied = os.path.join(output.uri, side, f"all-{name}")
+        original = os.path.join(examples.uri, "Split-all", name)
+        assert open(copied, "rb").read() == open(original, "rb").read()
+        assert os.stat(copied).st_ino != os.stat(original).st_ino
+
+
+def test_a_conversion_whose_files_mix_subjects_is_refused_with_what_to_do(tmp_path):
+    examples, report = _converted(tmp_path, FILES, mapping=False)
+    with pytest.raises(UserError, match="mix subjects: convert again"):
+        _split(tmp_path, examples, report, ["s1"])
