@@ -72,6 +72,13 @@ def link_or_copy(source: str, target: str) -> None:
         tf.io.gfile.copy(source, target, overwrite=True)
 
 
+def _check_empty(path: str) -> None:
+    """A record file the report lists no subject for must hold no clip (never drop one)."""
+    for _ in tf.data.TFRecordDataset(path, compression_type="GZIP").take(1):
+        raise UserError(f"{path} holds clips that the ingestion report does not list: "
+                        f"the conversion is incomplete; convert again")
+
+
 class Executor(base_executor.BaseExecutor):
     """Reads the subject list from the ingestion report, moves each record file to the
     split of its one subject."""
@@ -105,7 +112,8 @@ class Executor(base_executor.BaseExecutor):
         for source_split, path in _input_files(source):
             name = os.path.basename(path)
             if name not in subject_of_file:
-                continue  # every clip of the file was rejected: it holds no record
+                _check_empty(path)  # every clip of its shard was rejected
+                continue
             target = os.path.join(split_dirs[assignment[subject_of_file[name]]],
                                   f"{source_split}-{name}")
             link_or_copy(path, target)

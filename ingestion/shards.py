@@ -29,7 +29,8 @@ def shard_count(clips: int) -> int:
     """The shards a job's frames are cut for: about CLIPS_PER_SHARD clips each,
     rounded up to a multiple of MIN_SHARDS so that 1, 2, 4 or 8 workers get the same
     number of shards, at most MAX_SHARDS, never more than there are clips. The plan
-    (``plan_shards``) adds one where a subject would otherwise share a shard."""
+    (``plan_shards``) sizes its shards from it; with subjects that do not divide into
+    whole shards it has a few more or fewer."""
     wanted = -(-max(clips // CLIPS_PER_SHARD, 1) // MIN_SHARDS) * MIN_SHARDS
     return max(1, min(clips, MAX_SHARDS, wanted))
 

@@ -112,3 +112,13 @@ def test_a_conversion_whose_files_mix_subjects_is_refused_with_what_to_do(tmp_pa
     examples, report = _converted(tmp_path, FILES, mapping=False)
     with pytest.raises(UserError, match="mix subjects: convert again"):
         _split(tmp_path, examples, report, ["s1"])
+
+
+def test_a_record_file_the_report_does_not_list_is_an_error_not_a_dropped_clip(tmp_path):
+    examples, report = _converted(tmp_path, FILES)
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    del summary["subject_of_record_file"]["part-00002-of-00004.gz"]
+    (tmp_path / "report" / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(UserError, match="part-00002-of-00004.gz holds clips that the "
+                                        "ingestion report does not list"):
+        _split(tmp_path, examples, report, ["s1"])
