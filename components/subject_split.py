@@ -10,10 +10,10 @@ at construction time (a Kubeflow compile cannot).
 No record is read or copied: every converted record file holds the clips of one
 subject (ingestion/shards.py), and the ingestion report names it
 (``subject_of_record_file``), so each file is hard-linked into its subject's split
-(copied where the file system cannot link: across devices, or object stores, where
-the copy stays on the server). A fold then costs no disk and no time for the dataset's
-size; copying every record into the two splits had cost a full copy of the dataset
-per fold of a cross-validation, and 0.5-0.8 s a fold of a 26-fold LOSO.
+(copied whole where the file system cannot link: across devices, object stores). A
+fold then costs no disk and no time for the dataset's size; copying every record into
+the two splits had cost a full copy of the dataset per fold of a cross-validation,
+and 0.5-0.8 s a fold of a 26-fold LOSO.
 """
 from __future__ import annotations
 
