@@ -91,7 +91,8 @@ INGEST_SETTINGS = ("ingest.crop_size", "ingest.face_crop", "ingest.apex_fallback
 PREDICT_SETTINGS = tuple(s for s in INGEST_SETTINGS if s != "ingest.flow")
 BEAM_HELP = ("Beam pipeline options go behind --beam-arg (--beam-arg=--runner=DataflowRunner, "
              "repeatable) or after a lone --, e.g. -- --runner=DataflowRunner --project=P. "
-             "Default: DirectRunner, multi-process, one worker per core.")
+             "Default: the DirectRunner's engine (--runner=FnApiRunner), in-process "
+             "below 8,000 frames, else one worker process per core.")
 
 
 def add_beam_arg(parser):

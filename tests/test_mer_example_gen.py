@@ -73,14 +73,14 @@ def test_example_gen_converts_every_source_once_with_rejects_and_summary(tmp_pat
     assert report.get_int_custom_property("rejected") == len(casme2.expected_rejects)
 
 
-def test_subject_split_copies_each_subject_to_one_side(tmp_path):
+def test_subject_split_puts_each_subject_on_one_side(tmp_path):
     data = generate("casme2", str(tmp_path / "c"), subjects=3, clips_per_class=1, seed=4,
                     frame_size=80, progress=False)
     examples, report = _convert(tmp_path, [Source("casme2", data.root, data.annotations)])
     held_out = sorted({c["subject"] for c in data.clips})[1]
     output = standard_artifacts.Examples()
     output.uri = str(tmp_path / "split")
-    subject_split.Executor(CONTEXT).Do(
+    subject_split.Executor().Do(
         {EXAMPLES_KEY: [examples], INGEST_REPORT_KEY: [report]}, {"split_examples": [output]},
         {"eval_subjects": json.dumps([held_out]), "eval_fraction": 0.25, "split_seed": 0})
     assert artifact_utils.decode_split_names(output.split_names) == ["train", "eval"]
