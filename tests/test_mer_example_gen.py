@@ -17,9 +17,13 @@ from mer_tfx.components.mer_example_gen import (ALL, EXAMPLES_KEY, INGEST_REPORT
                                                 input_fingerprint, sources_fingerprint)
 from mer_tfx.components.subject_split import SUBJECTS_BY_SPLIT, SubjectSplit
 from mer_tfx.datasets import Source
+from mer_tfx.pipeline.beam_args import with_local_runner
 from mer_tfx.synthetic import generate
 
-CONTEXT = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=FAST_BEAM_ARGS)
+# the product's local runner, as the pipeline gives it: without a runner Beam's DirectRunner
+# tries Prism first and leaves an empty /tmp/beam-temp* folder behind
+CONTEXT = base_beam_executor.BaseBeamExecutor.Context(
+    beam_pipeline_args=with_local_runner(FAST_BEAM_ARGS))
 
 
 def _records(folder):

@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
+from apache_beam.options.pipeline_options import PipelineOptions
 
+from conftest import FAST_BEAM_ARGS
 from mer_tfx.evaluation.eval_config import build_eval_config, gates_of
 from mer_tfx.evaluation.gates import gate_lines
 from mer_tfx.evaluation.results import gate_results, validation_summary
+from mer_tfx.pipeline.beam_args import with_local_runner
 from mer_tfx.transform.preprocessing import LABEL_KEY
 
 CLASSES = ["happiness", "disgust", "repression", "surprise", "others"]
@@ -56,7 +59,10 @@ def _evaluate(predictions_file, tmp_path, **gates):
     del config.model_specs[:]
     config.model_specs.add(label_key=LABEL_KEY, prediction_key="probabilities")
     out = str(tmp_path / "tfma")
-    tfma.run_model_analysis(eval_config=config, data_location=predictions_file, output_path=out)
+    # the product's local runner: Beam's DirectRunner would try Prism first and leave an
+    # empty /tmp/beam-temp* folder behind
+    tfma.run_model_analysis(eval_config=config, data_location=predictions_file, output_path=out,
+                            pipeline_options=PipelineOptions(with_local_runner(FAST_BEAM_ARGS)))
     result = tfma.load_eval_result(out)
     metrics = {key: by_output[""][""] for key, by_output in result.slicing_metrics}
     return config, metrics, validation_summary(tfma.load_validation_result(out))
