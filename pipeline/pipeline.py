@@ -66,7 +66,12 @@ def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH
         # TFT's analyzer cache is keyed by input split, and each fold's train split is
         # its own: nothing would ever read the cache, and writing it cost ~0.4 s a fold
         disable_analyzer_cache=True,
-        splits_config=tfx.proto.SplitsConfig(analyze=["train"]))
+        splits_config=tfx.proto.SplitsConfig(analyze=["train"]),
+        # TFT traces the preprocessing_fn as a TF1 graph rather than as tf.functions
+        # (three traces in TF2 mode) and saves a TF1 transform graph, which Keras and
+        # the serving signatures load as they load a TF2 one: 1.4 of a fold's 3.6 s of
+        # Transform (bench/protocols.py), with the same statistics and model
+        force_tf_compat_v1=True)
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN, examples=split_examples,
         transform_graph=transform.outputs["transform_graph"],
