@@ -102,30 +102,31 @@ def add_beam_arg(parser):
 
 
 def add_settings(parser, include=None, exclude=(), required=()):
-    from mer_tfx import settings as tree
     from mer_tfx.pipeline.configs import PipelineSettings
+    from mer_tfx.settings_flags import add_arguments
 
-    tree.add_arguments(parser, PipelineSettings, include=include, exclude=exclude,
-                       required=required)
+    add_arguments(parser, PipelineSettings, include=include, exclude=exclude,
+                  required=required)
 
 
 def _has_data(args) -> bool:
     """--source, or both --dataset and --root, given by flag or MER_* variable."""
-    from mer_tfx import settings as tree
     from mer_tfx.pipeline.configs import PipelineSettings
+    from mer_tfx.settings import leaves
+    from mer_tfx.settings_flags import DEST
 
-    given = {leaf.name for leaf in tree.leaves(PipelineSettings)
+    given = {leaf.name for leaf in leaves(PipelineSettings)
              if leaf.name in ("dataset", "root", "sources")
-             and (tree.DEST + leaf.name in vars(args)
+             and (DEST + leaf.name in vars(args)
                   or any(name in os.environ for name in leaf.envs))}
     return "sources" in given or {"dataset", "root"} <= given
 
 
 def settings_from_args(args, beam_args=(), needs_data: bool = False):
     """MER_* variables over the defaults, a --preset, then the flags given; Beam args last."""
-    from mer_tfx import settings as tree
     from mer_tfx.pipeline.configs import PipelineSettings
     from mer_tfx.protocols.presets import PRESETS
+    from mer_tfx.settings_flags import from_args
 
     if needs_data and not _has_data(args):
         raise UserError("say which data to read: --dataset NAME --root FOLDER "
@@ -134,7 +135,7 @@ def settings_from_args(args, beam_args=(), needs_data: bool = False):
     base = PipelineSettings.from_env()
     if getattr(args, "preset", None):
         base = base.replace(**PRESETS[args.preset])
-    settings = tree.from_args(PipelineSettings, args, base=base)
+    settings = from_args(PipelineSettings, args, base=base)
     if beam_args:
         settings = settings.replace(beam_args=list(settings.beam_args) + list(beam_args))
     return settings
@@ -266,7 +267,7 @@ def _add_predict(subparsers):
 
 def _given_settings(args, names) -> dict:
     """{ingest setting: value} of the settings flags the user passed (not defaults)."""
-    from mer_tfx.settings import DEST
+    from mer_tfx.settings_flags import DEST
 
     ingest = settings_from_args(args).ingest
     return {name.split(".", 1)[1]: getattr(ingest, name.split(".", 1)[1]) for name in names

@@ -98,9 +98,9 @@ def add_cv_parser(subparsers):
 
 
 def _kubeflow_flags_given(args) -> list:
-    from mer_tfx import settings as tree
+    from mer_tfx.settings_flags import DEST
 
-    prefix = tree.DEST + "kubeflow."
+    prefix = DEST + "kubeflow."
     given = sorted(k[len(prefix):] for k in vars(args) if k.startswith(prefix))
     given += [f for f in ("subjects", "compile_only", "local", "upload", "host", "namespace",
                           "service_account") if getattr(args, f)]
@@ -112,8 +112,8 @@ def _protocol(args) -> str:
 
 
 def _cv(args, beam_args):
-    from mer_tfx import settings as tree
     from mer_tfx.cli import settings_from_args
+    from mer_tfx.settings_flags import DEST
 
     if args.kubeflow:
         return _cv_kubeflow(args, beam_args)
@@ -121,7 +121,7 @@ def _cv(args, beam_args):
     if stray:
         raise UserError(f"{', '.join(stray)}: {'these are' if len(stray) > 1 else 'this is'} "
                         f"for folds on Kubeflow Pipelines: add --kubeflow DIR")
-    if tree.DEST + "output" not in vars(args):
+    if DEST + "output" not in vars(args):
         raise UserError("give --output FOLDER (the CV's pipeline root, metadata and reports "
                         "go there)")
     from mer_tfx.protocols.cross_validation import SUMMARY_JSON, run_cross_validation
