@@ -61,6 +61,7 @@ bench: install
 	$(BIN)/python bench/real_texture.py
 	$(BIN)/python bench/demo_seeds.py
 	$(BIN)/python bench/protocols.py
+	$(BIN)/python bench/fold_executors.py
 	$(BIN)/python bench/trainer_memory.py
 
 clean:

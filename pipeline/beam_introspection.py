@@ -6,7 +6,7 @@ several times over (``apache_beam.transforms.core.get_function_args_defaults``, 
 Transform job, though these jobs have about a hundred DoFns. Beam's authors measured
 the same (apache/beam#9925, "memoize expensive introspection functions", closed
 unmerged). Remembered per function, a fold's Evaluator took 0.4 s and its Transform
-0.3 s less (bench/protocols.py).
+0.5 s less (bench/fold_executors.py).
 
 What a function's arguments and defaults are depends only on the function (for a
 bound method: on its ``__func__``, as ``inspect.signature`` itself does), so the
