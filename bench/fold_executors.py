@@ -6,8 +6,9 @@ two variants of each comparison taking turns (one warm-up run each, not counted)
 
 - Transform tracing the preprocessing function as a TF2 ``tf.function`` or as a TF1
   graph (``force_tf_compat_v1``, the product's setting; pipeline/pipeline.py);
-- both executors with Beam's own argument introspection or with it remembered per
-  function (pipeline/beam_introspection.py, the product's local runner).
+- both executors with Beam's own introspection or with it remembered (function
+  arguments per function, option views per options object:
+  pipeline/beam_introspection.py, installed by the product's local runner).
 
     python bench/fold_executors.py [--runs 5] [--subjects 4]
 """
@@ -21,6 +22,7 @@ import tempfile
 import time
 
 import mer_tfx  # noqa: F401  (Keras 2 switch before TensorFlow loads)
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms import core
 from tfx.components.evaluator import executor as evaluator_executor
 from tfx.components.transform import executor as transform_executor
@@ -32,7 +34,7 @@ from tfx.utils import proto_utils
 from mer_tfx.logs import setup_logging
 from mer_tfx.pipeline import metadata
 from mer_tfx.pipeline.beam_args import fold_beam_args, with_local_runner
-from mer_tfx.pipeline.beam_introspection import remember_beam_function_arguments
+from mer_tfx.pipeline.beam_introspection import remember_beam_introspection
 from mer_tfx.pipeline.pipeline import PREPROCESSING_FN
 from mer_tfx.protocols.cross_validation import run_cross_validation
 from mer_tfx.evaluation.eval_config import build_eval_config
@@ -113,15 +115,15 @@ def compare(label: str, variants: dict, runs: int) -> None:
 
 
 def introspection_switch():
-    """remembered (bool) -> sets Beam's own get_function_args_defaults or the product's
-    remembered one; one wrapper for the whole bench, so what it remembers lasts, as it
-    does in a CV's process."""
-    remember_beam_function_arguments()  # a no-op where the CV's local runner installed it
-    wrapper = core.get_function_args_defaults
-    own = wrapper.__wrapped__
+    """remembered (bool) -> Beam's own introspection (function arguments, option views)
+    or the product's remembered one; one install for the whole bench, so what it
+    remembers lasts, as it does in a CV's process."""
+    remember_beam_introspection()  # a no-op where the CV's local runner installed it
+    remembered = (core.get_function_args_defaults, PipelineOptions.view_as)
+    own = tuple(f.__wrapped__ for f in remembered)
 
-    def switch(remembered: bool) -> None:
-        core.get_function_args_defaults = wrapper if remembered else own
+    def switch(on: bool) -> None:
+        core.get_function_args_defaults, PipelineOptions.view_as = remembered if on else own
     return switch
 
 
@@ -158,7 +160,7 @@ def main(argv=None):
     for label, run in (("Transform (TF1 graph)",
                         lambda: run_transform(settings, artifacts, work, tf1=True)),
                        ("Evaluator", lambda: run_evaluator(settings, artifacts, work))):
-        compare(f"{label}, Beam's argument introspection", {
+        compare(f"{label}, Beam's introspection", {
             "Beam's own": with_introspection(False, run),
             "remembered": with_introspection(True, run)}, args.runs)
     introspection(True)

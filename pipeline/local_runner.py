@@ -10,7 +10,7 @@ import mer_tfx  # (Keras 2 switch before TensorFlow loads)
 from tfx import v1 as tfx
 
 from mer_tfx.pipeline.beam_args import skip_tfx_sdist_for_local_runners
-from mer_tfx.pipeline.beam_introspection import remember_beam_function_arguments
+from mer_tfx.pipeline.beam_introspection import remember_beam_introspection
 from mer_tfx.pipeline.configs import PipelineSettings
 from mer_tfx.pipeline.pipeline import create_pipeline
 
@@ -23,7 +23,7 @@ def run(settings: PipelineSettings, settings_dir: str | None = None,
     cross-validation gives each fold both of its own)."""
     settings.write(settings_dir or settings.output)
     skip_tfx_sdist_for_local_runners()
-    remember_beam_function_arguments()
+    remember_beam_introspection()
     tfx.orchestration.LocalDagRunner().run(create_pipeline(
         settings, pipeline_root=pipeline_root,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(

@@ -69,7 +69,7 @@ def create_components(settings: PipelineSettings, schema_path: str = SCHEMA_PATH
         splits_config=tfx.proto.SplitsConfig(analyze=["train"]),
         # TFT traces the preprocessing_fn as a TF1 graph rather than as tf.functions
         # (three traces in TF2 mode) and saves a TF1 transform graph, which Keras and
-        # the serving signatures load as they load a TF2 one: 2.93 -> 2.19 s a fold
+        # the serving signatures load as they load a TF2 one: 2.43 -> 1.69 s a fold
         # (bench/fold_executors.py), with the same statistics and model
         force_tf_compat_v1=True)
     trainer = tfx.components.Trainer(
