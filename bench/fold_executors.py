@@ -15,7 +15,6 @@ two variants of each comparison taking turns (one warm-up run each, not counted)
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -27,17 +26,15 @@ from apache_beam.transforms import core
 from tfx.components.evaluator import executor as evaluator_executor
 from tfx.components.transform import executor as transform_executor
 from tfx.components.util import examples_utils
-from tfx.proto import example_gen_pb2, transform_pb2
+from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
-from tfx.utils import proto_utils
 
 from mer_tfx.logs import setup_logging
 from mer_tfx.pipeline import metadata
-from mer_tfx.pipeline.beam_args import fold_beam_args, with_local_runner
+from mer_tfx.pipeline.beam_args import with_local_runner
 from mer_tfx.pipeline.beam_introspection import remember_beam_introspection
-from mer_tfx.pipeline.pipeline import PREPROCESSING_FN
+from mer_tfx.pipeline.pipeline import create_components
 from mer_tfx.protocols.cross_validation import run_cross_validation
-from mer_tfx.evaluation.eval_config import build_eval_config
 from protocols import casme2_settings
 
 
@@ -63,40 +60,46 @@ def fold_artifacts(settings) -> dict:
                 store, name, "Trainer")["model"][0])}
 
 
-def _context(work: str, run: str):
-    return {"beam_pipeline_args": with_local_runner(fold_beam_args([])),
+def _context(component, work: str, run: str):
+    return {"beam_pipeline_args": with_local_runner(component.executor_spec.beam_pipeline_args),
             "tmp_dir": tempfile.mkdtemp(dir=work), "unique_id": run}
 
 
-def run_transform(settings, artifacts: dict, work: str, tf1: bool) -> float:
+def fold_components(settings) -> dict:
+    """"Transform" and "Evaluator", as the product defines them (pipeline/pipeline.py)."""
+    return {c.id: c for c in create_components(settings) if c.id in ("Transform", "Evaluator")}
+
+
+def _properties(component) -> dict:
+    """The component's exec properties as its executor receives them (unset ones dropped)."""
+    return {k: v for k, v in component.exec_properties.items() if v is not None}
+
+
+def run_transform(components: dict, artifacts: dict, work: str, tf1: bool) -> float:
     out = tempfile.mkdtemp(dir=work)
+    component = components["Transform"]
     executor = transform_executor.Executor(
-        transform_executor.Executor.Context(**_context(work, out)))
+        transform_executor.Executor.Context(**_context(component, work, out)))
     started = time.perf_counter()
     executor.Do(
         {"examples": [artifacts["examples"]], "schema": [artifacts["schema"]]},
         {"transform_graph": [_artifact(standard_artifacts.TransformGraph, out + "/graph")]},
-        {"preprocessing_fn": PREPROCESSING_FN,
-         "custom_config": json.dumps(settings.custom_config()),
-         "splits_config": proto_utils.proto_to_json(
-             transform_pb2.SplitsConfig(analyze=["train"])),
-         "force_tf_compat_v1": int(tf1), "disable_statistics": 1})
+        {**_properties(component), "force_tf_compat_v1": int(tf1)})
     return time.perf_counter() - started
 
 
-def run_evaluator(settings, artifacts: dict, work: str) -> float:
+def run_evaluator(components: dict, artifacts: dict, work: str) -> float:
     out = tempfile.mkdtemp(dir=work)
+    component = components["Evaluator"]
     executor = evaluator_executor.Executor(
-        evaluator_executor.Executor.Context(**_context(work, out)))
-    config = build_eval_config(settings.class_names, 0.0, settings.transform.label_key)
+        evaluator_executor.Executor.Context(**_context(component, work, out)))
     started = time.perf_counter()
     executor.Do(
         {"examples": [artifacts["examples"]], "model": [artifacts["model"]],
          "schema": [artifacts["schema"]]},
         {"evaluation": [_artifact(standard_artifacts.ModelEvaluation, out + "/evaluation")],
          "blessing": [_artifact(standard_artifacts.ModelBlessing, out + "/blessing")]},
-        {"eval_config": proto_utils.proto_to_json(config),
-         "example_splits": json.dumps(["eval"]), "fairness_indicator_thresholds": "null"})
+        _properties(component))
     return time.perf_counter() - started
 
 
@@ -140,6 +143,7 @@ def main(argv=None):
         subjects=args.subjects, clips_per_class=4, epochs=0, model=None))
     run_cross_validation(settings, "loso")
     artifacts = fold_artifacts(settings)
+    components = fold_components(settings)
     print(f"\none fold of a {args.subjects}-subject LOSO ({settings.trainer.model}), "
           f"{os.cpu_count()} CPU cores, load average at the start: {load}")
 
@@ -154,12 +158,12 @@ def main(argv=None):
     product = True  # remembered introspection, as the product's local runner runs it
     compare("Transform, preprocessing traced as", {
         "tf.function (TF2)": with_introspection(product, lambda: run_transform(
-            settings, artifacts, work, tf1=False)),
+            components, artifacts, work, tf1=False)),
         "TF1 graph": with_introspection(product, lambda: run_transform(
-            settings, artifacts, work, tf1=True))}, args.runs)
+            components, artifacts, work, tf1=True))}, args.runs)
     for label, run in (("Transform (TF1 graph)",
-                        lambda: run_transform(settings, artifacts, work, tf1=True)),
-                       ("Evaluator", lambda: run_evaluator(settings, artifacts, work))):
+                        lambda: run_transform(components, artifacts, work, tf1=True)),
+                       ("Evaluator", lambda: run_evaluator(components, artifacts, work))):
         compare(f"{label}, Beam's introspection", {
             "Beam's own": with_introspection(False, run),
             "remembered": with_introspection(True, run)}, args.runs)

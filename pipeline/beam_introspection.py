@@ -41,12 +41,20 @@ def _function_and_binding(f):
     return None
 
 
-def _remember_function_arguments() -> None:
-    from apache_beam.transforms import core
-
-    inspect_arguments = core.get_function_args_defaults
-    if getattr(inspect_arguments, MARK, False):
+def _replace_once(owner, name: str, remembering) -> None:
+    """Replace ``owner.name`` by ``remembering(own)`` unless already replaced; the
+    replacement keeps Beam's ``own`` as ``__wrapped__`` and its docstring."""
+    own = getattr(owner, name)
+    if getattr(own, MARK, False):
         return
+    replacement = remembering(own)
+    setattr(replacement, MARK, True)
+    replacement.__doc__ = own.__doc__
+    replacement.__wrapped__ = own  # Beam's own
+    setattr(owner, name, replacement)
+
+
+def _remembering_function_arguments(inspect_arguments):
     known = weakref.WeakKeyDictionary()
 
     def function_args_defaults(f):
@@ -60,18 +68,10 @@ def _remember_function_arguments() -> None:
         args, defaults = answers[bound]
         return list(args), list(defaults)
 
-    setattr(function_args_defaults, MARK, True)
-    function_args_defaults.__doc__ = inspect_arguments.__doc__
-    function_args_defaults.__wrapped__ = inspect_arguments  # Beam's own
-    core.get_function_args_defaults = function_args_defaults
+    return function_args_defaults
 
 
-def _remember_option_views() -> None:
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    make_view = PipelineOptions.view_as
-    if getattr(make_view, MARK, False):
-        return
+def _remembering_option_views(make_view):
     views = weakref.WeakKeyDictionary()
 
     def view_as(self, cls):
@@ -80,13 +80,13 @@ def _remember_option_views() -> None:
             made[cls] = make_view(self, cls)
         return made[cls]
 
-    setattr(view_as, MARK, True)
-    view_as.__doc__ = make_view.__doc__
-    view_as.__wrapped__ = make_view  # Beam's own
-    PipelineOptions.view_as = view_as
+    return view_as
 
 
 def remember_beam_introspection() -> None:
     """Install both (once per process; the local runner does, before its jobs)."""
-    _remember_function_arguments()
-    _remember_option_views()
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.transforms import core
+
+    _replace_once(core, "get_function_args_defaults", _remembering_function_arguments)
+    _replace_once(PipelineOptions, "view_as", _remembering_option_views)
