@@ -24,8 +24,9 @@ class ExportedModel:
 
         self.path = model_path
         self.model = tf_keras.models.load_model(model_path, compile=False)
-        # the exported signatures (serving_default, transform_features, model_inputs)
-        self.signatures = tf.saved_model.load(model_path).signatures
+        # the exported signatures (serving_default, transform_features, model_inputs),
+        # which Keras restores with the model: no second load of the SavedModel
+        self.signatures = self.model.signatures
         self._model_inputs = self.signatures.get(MODEL_INPUTS)
         if self._model_inputs is None:
             raise ValueError(f"{model_path}: no {MODEL_INPUTS!r} signature, the transform "
