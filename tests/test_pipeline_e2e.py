@@ -117,6 +117,14 @@ def test_serving_signature_in_a_fresh_process(pipeline_run, tmp_path):
     assert out["class_ids"][0] == int(np.argmax(probabilities[0]))
 
 
+def test_the_pushed_model_holds_its_weights_and_no_optimizer_state(pipeline_run):
+    model = glob.glob(os.path.join(pipeline_run.settings.serving_dir, "mer_model", "*"))[0]
+    saved = [name for name, _ in tf.train.list_variables(os.path.join(model, "variables",
+                                                                       "variables"))]
+    assert any("kernel" in name for name in saved), saved
+    assert not [name for name in saved if name.startswith("optimizer")], saved
+
+
 def test_tfma_per_class_figures_equal_scikit_learn(pipeline_run):
     root = pipeline_run.pipeline_root
     classes = pipeline_run.class_names
