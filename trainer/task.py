@@ -126,7 +126,7 @@ def run_fn(fn_args):
     # layer was most of the export (2.3 of a fold's 14 s outside the fit,
     # bench/protocols.py); the saved signatures are the same.
     # Nor the optimizer's slots: nothing that reads the model trains it further, and
-    # they were 40% of it (676 -> 396 KB for the default model, 0.18 s less a fold).
+    # they were 40% of it (668 -> 388 KiB for the default model, 0.18 s less a fold).
     model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures,
                save_traces=False, include_optimizer=False)
     # the model carries the preprocessing its clients must reproduce (predict reads it)
