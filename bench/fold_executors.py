@@ -23,8 +23,6 @@ import time
 import mer_tfx  # noqa: F401  (Keras 2 switch before TensorFlow loads)
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms import core
-from tfx.components.evaluator import executor as evaluator_executor
-from tfx.components.transform import executor as transform_executor
 from tfx.components.util import examples_utils
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
@@ -60,47 +58,44 @@ def fold_artifacts(settings) -> dict:
                 store, name, "Trainer")["model"][0])}
 
 
-def _context(component, work: str, run: str):
-    return {"beam_pipeline_args": with_local_runner(component.executor_spec.beam_pipeline_args),
-            "tmp_dir": tempfile.mkdtemp(dir=work), "unique_id": run}
-
-
 def fold_components(settings) -> dict:
     """"Transform" and "Evaluator", as the product defines them (pipeline/pipeline.py)."""
     return {c.id: c for c in create_components(settings) if c.id in ("Transform", "Evaluator")}
 
 
-def _properties(component) -> dict:
-    """The component's exec properties as its executor receives them (unset ones dropped)."""
-    return {k: v for k, v in component.exec_properties.items() if v is not None}
+def run_executor(component, work: str, inputs: dict, outputs: dict,
+                 changed: dict | None = None) -> float:
+    """Seconds of one ``Do`` of the component's own executor, with the exec properties
+    and Beam arguments the product gives it (unset properties dropped, as TFX does),
+    ``changed`` overriding some; ``outputs``: key -> artifact type, written under a
+    new folder of ``work``."""
+    out = tempfile.mkdtemp(dir=work)
+    executor_class = component.executor_spec.executor_class
+    executor = executor_class(executor_class.Context(
+        beam_pipeline_args=with_local_runner(component.executor_spec.beam_pipeline_args),
+        tmp_dir=tempfile.mkdtemp(dir=work), unique_id=out))
+    properties = {k: v for k, v in component.exec_properties.items() if v is not None}
+    started = time.perf_counter()
+    executor.Do(inputs, {key: [_artifact(kind, f"{out}/{key}")] for key, kind in outputs.items()},
+                {**properties, **(changed or {})})
+    return time.perf_counter() - started
 
 
 def run_transform(components: dict, artifacts: dict, work: str, tf1: bool) -> float:
-    out = tempfile.mkdtemp(dir=work)
-    component = components["Transform"]
-    executor = transform_executor.Executor(
-        transform_executor.Executor.Context(**_context(component, work, out)))
-    started = time.perf_counter()
-    executor.Do(
+    return run_executor(
+        components["Transform"], work,
         {"examples": [artifacts["examples"]], "schema": [artifacts["schema"]]},
-        {"transform_graph": [_artifact(standard_artifacts.TransformGraph, out + "/graph")]},
-        {**_properties(component), "force_tf_compat_v1": int(tf1)})
-    return time.perf_counter() - started
+        {"transform_graph": standard_artifacts.TransformGraph},
+        {"force_tf_compat_v1": int(tf1)})
 
 
 def run_evaluator(components: dict, artifacts: dict, work: str) -> float:
-    out = tempfile.mkdtemp(dir=work)
-    component = components["Evaluator"]
-    executor = evaluator_executor.Executor(
-        evaluator_executor.Executor.Context(**_context(component, work, out)))
-    started = time.perf_counter()
-    executor.Do(
+    return run_executor(
+        components["Evaluator"], work,
         {"examples": [artifacts["examples"]], "model": [artifacts["model"]],
          "schema": [artifacts["schema"]]},
-        {"evaluation": [_artifact(standard_artifacts.ModelEvaluation, out + "/evaluation")],
-         "blessing": [_artifact(standard_artifacts.ModelBlessing, out + "/blessing")]},
-        _properties(component))
-    return time.perf_counter() - started
+        {"evaluation": standard_artifacts.ModelEvaluation,
+         "blessing": standard_artifacts.ModelBlessing})
 
 
 def compare(label: str, variants: dict, runs: int) -> None:
